@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Every Swift target is compiled for x86-64-v3 (AVX2, FMA: the machines dream targets have them), so that
+// 8-lane SIMD code uses whole vector registers; all targets alike, so SIMD values cross module lines safely.
+let cpu: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+// Numeric targets are built with -Ounchecked in release: bounds are checked at op boundaries, not per element.
+let numeric: [SwiftSetting] = cpu + [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "dream",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dream", targets: ["dream"]),
+        .executable(name: "dream-bench", targets: ["DreamBench"]),
+    ],
+    dependencies: [],
+    targets: [
+        // System libraries, found with pkg-config.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit",
+                       providers: [.apt(["libedit-dev"])]),
+
+        // Layer 1: the tensor engine (tensors, ops, autodiff, optimisers, random numbers).
+        .target(name: "DreamTensor", dependencies: ["COpenBLAS"], swiftSettings: numeric),
+        // Layer 1b: file formats of the engine (safetensors, PNG).
+        .target(name: "DreamIO", dependencies: ["DreamTensor", "CPNG"], swiftSettings: numeric),
+
+        .executableTarget(name: "dream", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: numeric),
+
+        .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,84 @@
+import Foundation
+import COpenBLAS
+import DreamTensor
+
+// Engine benchmarks (scripts/bench). Prints one line per figure; scripts/bench adds PyTorch's.
+setvbuf(stdout, nil, _IOLBF, 0)
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// Best wall time of `body` over `reps` runs after one warm-up.
+func time(reps: Int = 5, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var best = Double.infinity
+    for _ in 0..<reps {
+        let t0 = now()
+        try body()
+        best = min(best, now() - t0)
+    }
+    return best
+}
+
+func report(_ name: String, _ value: Double, _ unit: String) {
+    print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%10.2f ", value) + unit)
+}
+
+let args = CommandLine.arguments
+let only = args.count > 1 ? Set(args.dropFirst()) : nil
+func wants(_ s: String) -> Bool { only == nil || only!.contains(s) }
+print("threads: \(Engine.threads)")
+
+if wants("gemm") {
+    let n = 1024
+    let a = Tensor.randn([n, n], seed: 1), b = Tensor.randn([n, n], seed: 2), c = Tensor(zeros: [n, n])
+    let flops = 2.0 * Double(n * n * n)
+    // OpenBLAS on its own threads, as a plain program would use it (the engine keeps it single-threaded
+    // and splits work itself).
+    openblas_set_num_threads(Int32(Engine.threads))
+    let tBlas = time(reps: 10) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a.pointer, Int32(n),
+                    b.pointer, Int32(n), 0, c.pointer, Int32(n))
+    }
+    openblas_set_num_threads(1)
+    report("sgemm 1024^3 (OpenBLAS)", flops / tBlas / 1e9, "GFLOP/s")
+    let tEngine = try time(reps: 10) { _ = try withoutGrad { try a.matmul(b) } }
+    report("matmul 1024^3 (engine)", flops / tEngine / 1e9, "GFLOP/s")
+}
+
+func convBench(_ label: String, batch: Int, channels: Int, size: Int) throws {
+    let x = Tensor.randn([batch, channels, size, size], seed: 1)
+    let w = try Tensor.randn([channels, channels, 3, 3], seed: 2) * 0.05
+    let bias = Tensor.randn([channels], seed: 3)
+    let flops = 2.0 * Double(batch * channels * size * size * channels * 9)
+    let tf = try time { _ = try withoutGrad { try x.conv2d(w, bias: bias, padding: 1) } }
+    report("conv2d \(label) forward", flops / tf / 1e9, "GFLOP/s")
+    report("conv2d \(label) forward time", tf * 1e3, "ms")
+    let xp = x.param(), wp = w.param(), bp = bias.param()
+    let y = try xp.conv2d(wp, bias: bp, padding: 1)
+    let g = Tensor.randn(y.shape, seed: 4)
+    let loss = try (y * g).sum()
+    let tb = try time { _ = try gradients(of: loss, wrt: [xp, wp, bp]) }
+    // The backward pass above includes the (y * g).sum() node's own backward: subtract it.
+    let tMul = try time { _ = try withoutGrad { try g * g } }
+    let tBack = tb - tMul
+    report("conv2d \(label) backward time", tBack * 1e3, "ms")
+    report("conv2d \(label) backward / forward", tBack / tf, "x")
+}
+
+if wants("conv") {
+    try convBench("8x128x32x32 3x3", batch: 8, channels: 128, size: 32)
+    try convBench("2x320x32x32 3x3", batch: 2, channels: 320, size: 32)
+}
+
+if wants("attention") {
+    for n in [1024, 4096] {
+        let q = Tensor.randn([1, n, 320], seed: 1), k = Tensor.randn([1, n, 320], seed: 2), v = Tensor.randn([1, n, 320], seed: 3)
+        let t = try time(reps: 3) { _ = try withoutGrad { try Tensor.attention(q, k, v, heads: 8) } }
+        MemoryAccounting.resetPeak()
+        let base = MemoryAccounting.liveBytes
+        _ = try withoutGrad { try Tensor.attention(q, k, v, heads: 8) }
+        let extra = Double(MemoryAccounting.peakBytes - base) / 1e6
+        report("attention \(n) tokens 8x40 forward", t * 1e3, "ms")
+        report("attention \(n) tokens peak extra memory", extra, "MB")
+    }
+}

@@ -1,0 +1,112 @@
+import XCTest
+import DreamTensor
+
+final class EngineTests: XCTestCase {
+    override func tearDown() { Engine.threads = ProcessInfo.processInfo.activeProcessorCount }
+
+    func testSharedInputsAccumulate() throws {
+        let x = try Tensor([1, 2, 3], shape: [3]).param()
+        let y = try (x * x + x).sum()              // dy/dx = 2x + 1
+        XCTAssertEqual(try gradients(of: y, wrt: [x])[0].scalars, [3, 5, 7])
+    }
+
+    func testGradientOfIntermediateAndUnusedInputs() throws {
+        let a = try Tensor([1, 2], shape: [2]).param(), b = try Tensor([5], shape: [1]).param()
+        let h = try a * 3
+        let g = try gradients(of: try (h * h).sum(), wrt: [h, a, b])
+        XCTAssertEqual(g[0].scalars, [6, 12])     // 2h
+        XCTAssertEqual(g[1].scalars, [18, 36])    // 2h·3
+        XCTAssertEqual(g[2].scalars, [0])         // unused: zeros
+    }
+
+    func testInferenceModeRecordsNothing() throws {
+        let x = Tensor.randn([4, 4], seed: 1).param()
+        let y = try withoutGrad { try x.matmul(x).gelu().sum() }
+        XCTAssertNil(y.node)
+        XCTAssertNotNil(try x.matmul(x).node)
+    }
+
+    func testRandomNumbersIgnoreThreadCount() {
+        Engine.threads = 1
+        let a = Tensor.randn([100_003], seed: 42), u1 = Tensor.rand([1000], seed: 3)
+        Engine.threads = 2
+        let b = Tensor.randn([100_003], seed: 42), u2 = Tensor.rand([1000], seed: 3)
+        XCTAssertEqual(a.scalars, b.scalars)
+        XCTAssertEqual(u1.scalars, u2.scalars)
+        XCTAssertNotEqual(Tensor.randn([8], seed: 43).scalars, Array(a.scalars.prefix(8)))
+    }
+
+    func testConsecutiveDrawsContinueTheStream() {
+        var g = RandomGenerator(seed: 5)
+        let first = g.normal([6]), second = g.normal([6])
+        XCTAssertNotEqual(first.scalars, second.scalars)
+        var h = RandomGenerator(seed: 5)
+        XCTAssertEqual(h.normal([6]).scalars, first.scalars)
+    }
+
+    func testNormalAndUniformMoments() throws {
+        let n = 1_000_000
+        let z = Tensor.randn([n], seed: 11)
+        // Standard errors: mean 1e-3, variance ~1.4e-3; allow 5 of them.
+        XCTAssertEqual(try z.mean().item, 0, accuracy: 5e-3)
+        XCTAssertEqual(try z.variance().item, 1, accuracy: 7e-3)
+        let u = Tensor.rand([n], seed: 12)
+        XCTAssertEqual(try u.mean().item, 0.5, accuracy: 1.5e-3)
+        XCTAssertGreaterThanOrEqual(try u.min().item, 0)
+        XCTAssertLessThan(try u.max().item, 1)
+        // Fraction within one sigma: 0.6827.
+        let within = z.scalars.filter { abs($0) < 1 }.count
+        XCTAssertEqual(Double(within) / Double(n), 0.6827, accuracy: 3e-3)
+    }
+
+    func testResultsIgnoreThreadCount() throws {
+        let x = Tensor.randn([2, 16, 12, 12], seed: 1), w = Tensor.randn([8, 16, 3, 3], seed: 2)
+        func run() throws -> [Float] {
+            let y = try x.conv2d(w, padding: 1).groupNorm(groups: 4).silu()
+            return try y.sum(axis: 1).scalars + [try y.sum().item]
+        }
+        Engine.threads = 1
+        let one = try run()
+        Engine.threads = 2
+        XCTAssertEqual(one, try run())
+    }
+
+    /// Chunked attention (several query blocks) against the plain formula softmax(QKᵀ/√d)V.
+    func testChunkedAttentionMatchesThePlainFormula() throws {
+        let (nq, nk, d, heads) = (1100, 8192, 8, 2)   // 8192 keys: blocks of 512 queries
+        let q = Tensor.randn([1, nq, d], seed: 1), k = Tensor.randn([1, nk, d], seed: 2), v = Tensor.randn([1, nk, d], seed: 3)
+        let out = try Tensor.attention(q, k, v, heads: heads)
+        let dh = d / heads
+        for h in 0..<heads {
+            let qh = try q.sliced(axis: 2, start: h * dh, end: (h + 1) * dh)
+            let kh = try k.sliced(axis: 2, start: h * dh, end: (h + 1) * dh)
+            let vh = try v.sliced(axis: 2, start: h * dh, end: (h + 1) * dh)
+            let p = try (qh.matmul(kh.transposed()) * (1 / Float(dh).squareRoot())).softmax(axis: -1)
+            assertClose(try out.sliced(axis: 2, start: h * dh, end: (h + 1) * dh), try p.matmul(vh), tol: 1e-5, "head \(h)")
+        }
+    }
+
+    /// Self-attention over 4096 tokens (8 heads × 40) must not build the 4096×4096 score matrices:
+    /// forward and backward stay far below what 8 × 64 MB of scores would take.
+    func testAttentionMemoryIsBounded() throws {
+        let q = Tensor.randn([1, 4096, 320], seed: 1).param()
+        MemoryAccounting.resetPeak()
+        let base = MemoryAccounting.liveBytes
+        let out = try Tensor.attention(q, q, q, heads: 8)
+        let forwardExtra = MemoryAccounting.peakBytes - base - out.count * 4
+        _ = try gradients(of: try out.sum(), wrt: [q])
+        let totalExtra = MemoryAccounting.peakBytes - base
+        XCTAssertLessThan(forwardExtra, 64 << 20, "forward used \(forwardExtra >> 20) MB beyond its output")
+        XCTAssertLessThan(totalExtra, 300 << 20, "forward + backward used \(totalExtra >> 20) MB")
+    }
+
+    func testBadShapesThrowWithBothShapes() {
+        let a = Tensor(zeros: [2, 3]), b = Tensor(zeros: [4, 5])
+        XCTAssertThrowsError(try a + b) { XCTAssertTrue("\($0)".contains("[2, 3]") && "\($0)".contains("[4, 5]"), "\($0)") }
+        XCTAssertThrowsError(try a.matmul(b)) { XCTAssertTrue("\($0)".contains("[2, 3]") && "\($0)".contains("[4, 5]"), "\($0)") }
+        XCTAssertThrowsError(try a.reshaped([5])) { XCTAssertTrue("\($0)".contains("[5]"), "\($0)") }
+        XCTAssertThrowsError(try a.sum(axis: 2)) { XCTAssertTrue("\($0)".contains("axis 2"), "\($0)") }
+        XCTAssertThrowsError(try Tensor(zeros: [1, 3, 4, 4]).conv2d(Tensor(zeros: [2, 4, 3, 3])))
+        XCTAssertThrowsError(try Tensor(zeros: [1, 6, 2]).groupNorm(groups: 4))
+    }
+}
