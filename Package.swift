@@ -29,11 +29,19 @@ let package = Package(
         // Layer 1b: file formats of the engine (safetensors, PNG).
         .target(name: "DreamIO", dependencies: ["DreamTensor", "CPNG"], swiftSettings: numeric),
 
-        .executableTarget(name: "dream", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
+        // Layer 5: the language (lexer, parser, evaluator, values, built-in registry).
+        .target(name: "DreamLang", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
+
+        // Non-variadic wrappers over libedit for the REPL.
+        .target(name: "CEditShim", dependencies: ["CEdit"]),
+
+        // Layer 6: the command line and the interactive REPL.
+        .executableTarget(name: "dream", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "CEditShim"], swiftSettings: cpu),
         .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: numeric),
 
         .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
     ],
     swiftLanguageModes: [.v5]
 )

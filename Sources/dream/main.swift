@@ -1,15 +1,114 @@
 import Foundation
+import DreamLang
 import DreamTensor
-import DreamIO
 
-// The language and REPL arrive with the next layer; for now the command reports its version.
-let version = "dream 0.1.0"
-let args = CommandLine.arguments.dropFirst()
-if args.first == "--version" || args.isEmpty {
-    print(version)
-} else if args.first == "--help" {
-    print("\(version)\nusage: dream [--version] [--help]")
-} else {
-    FileHandle.standardError.write("dream: unknown arguments: \(args.joined(separator: " "))\n".data(using: .utf8)!)
+let dreamVersion = "0.1.0"
+
+let usage = """
+usage: dream [options]                 interactive session (line editing when stdin is a terminal)
+       dream [options] FILE [ARG...]   run a script; `args` holds the ARG strings
+       dream [options] -c CODE         run CODE
+       dream [options] -i FILE         run FILE, then stay interactive with its bindings
+
+options:
+  --threads N        worker threads (default: all cores)
+  --seed N           default seed for calls that take seed: (default 0)
+  --plugin-path DIR  also look for plugins in DIR (repeatable)
+  --no-plugins       load no plugins
+  --quiet            no progress bars
+  --version          print the version
+  --help             print this help
+"""
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("dream: \(message)\n\(usage)\n".utf8))
     exit(2)
 }
+
+var threads: Int? = nil, seed: UInt64 = 0, quiet = false, noPlugins = false
+var pluginPaths: [String] = []
+var code: String? = nil, file: String? = nil, interactiveAfter = false
+var scriptArgs: [String] = []
+
+var argv = Array(CommandLine.arguments.dropFirst())
+var i = 0
+func value(_ flag: String) -> String {
+    i += 1
+    guard i < argv.count else { fail("\(flag) needs a value") }
+    return argv[i]
+}
+while i < argv.count {
+    let a = argv[i]
+    if file != nil || code != nil && !a.hasPrefix("-") {
+        scriptArgs.append(a); i += 1; continue
+    }
+    switch a {
+    case "--help", "-h": print(usage); exit(0)
+    case "--version": print("dream \(dreamVersion)"); exit(0)
+    case "--threads":
+        guard let n = Int(value(a)), n > 0 else { fail("--threads needs a positive integer") }
+        threads = n
+    case "--seed":
+        guard let n = UInt64(value(a)) else { fail("--seed needs a whole number ≥ 0") }
+        seed = n
+    case "--plugin-path": pluginPaths.append(value(a))
+    case "--no-plugins": noPlugins = true
+    case "--quiet", "-q": quiet = true
+    case "-c":
+        guard code == nil else { fail("-c given twice") }
+        code = value(a)
+    case "-i":
+        interactiveAfter = true
+        file = value(a)
+    case "--":
+        i += 1
+        if i < argv.count && file == nil && code == nil { file = argv[i] }
+    default:
+        if a.hasPrefix("-") && a.count > 1 { fail("unknown option \(a)") }
+        file = a
+    }
+    i += 1
+}
+
+if let threads { Engine.threads = threads }
+Signals.install()
+TerminalProgress.install(quiet: quiet)
+
+let interp = Interpreter(registry: Registry.standard())
+interp.defaultSeed = seed
+interp.scriptArguments = scriptArgs
+interp.metaHandler = { command, rest, loc in
+    switch command {
+    case "quit", "exit", "q":
+        throw Outcome.quit(0)
+    case "plugins":
+        interp.write(noPlugins ? "plugins are disabled (--no-plugins)\n" : "no plugins loaded\n")
+        return true
+    case "plugin":
+        let parts = rest.split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0] == "load" else {
+            throw DreamError(.runtime, "usage: :plugin load NAME|PATH", at: loc)
+        }
+        let dirs = pluginPaths + ["Plugins"]
+        throw DreamError(.runtime, "cannot load plugin '\(parts[1])': no plugin of that name or path (searched \(dirs.joined(separator: ", ")))", at: loc)
+    default:
+        return false
+    }
+}
+
+let stdinIsTTY = isatty(0) != 0
+var exitCode: Int32 = 0
+if let code {
+    do { try interp.run(SourceFile(name: "<command-line>", text: code)) } catch Outcome.quit(let c) { exitCode = c } catch { report(error); exitCode = status(of: error) }
+} else if let file {
+    exitCode = runFile(interp, path: file)
+    if interactiveAfter && (exitCode == 0 || exitCode == 1) {
+        if exitCode == 1 { exitCode = 0 }
+        exitCode = stdinIsTTY ? REPL(interp: interp).run() : runStream(interp, name: "<stdin>") { readLine() }
+    }
+} else if stdinIsTTY {
+    exitCode = REPL(interp: interp).run()
+} else {
+    exitCode = runStream(interp, name: "<stdin>") { readLine() }
+}
+exit(exitCode)

@@ -100,6 +100,19 @@ final class EngineTests: XCTestCase {
         XCTAssertLessThan(totalExtra, 300 << 20, "forward + backward used \(totalExtra >> 20) MB")
     }
 
+    /// Resampling keeps constants constant and linear ramps linear (away from the borders), and a 2×
+    /// downscale uses PIL's antialiased bilinear weights 1/8, 3/8, 3/8, 1/8.
+    func testResizeFilters() throws {
+        let c = Tensor(repeating: 0.3, shape: [1, 3, 9, 7])
+        XCTAssertEqual(try c.resized(height: 4, width: 13).scalars.map { ($0 * 1e5).rounded() }, [Float](repeating: 30000, count: 3 * 4 * 13))
+        let ramp = try Tensor((0..<16).map { Float($0) }, shape: [1, 1, 1, 16]).expand(to: [1, 1, 2, 16]).copy()
+        let up = try ramp.resized(height: 2, width: 32)
+        for x in 2..<30 { XCTAssertEqual(up.pointer[x], (Float(x) + 0.5) / 2 - 0.5, accuracy: 1e-5) }
+        let spike = try Tensor([0, 0, 0, 8, 0, 0, 0, 0], shape: [1, 1, 1, 8])
+        let half = try spike.resized(height: 1, width: 4)
+        XCTAssertEqual(half.scalars, [0, 3, 1, 0])   // output pixel 1 sees inputs 1...4 with 1/8 3/8 3/8 1/8
+    }
+
     func testBadShapesThrowWithBothShapes() {
         let a = Tensor(zeros: [2, 3]), b = Tensor(zeros: [4, 5])
         XCTAssertThrowsError(try a + b) { XCTAssertTrue("\($0)".contains("[2, 3]") && "\($0)".contains("[4, 5]"), "\($0)") }

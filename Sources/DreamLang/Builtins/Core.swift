@@ -1,0 +1,39 @@
+import Foundation
+import DreamTensor
+
+extension Registry {
+    func registerCore() {
+        register(Builtin("print", [], variadic: true, doc: "Prints its arguments separated by spaces.",
+                         example: "print(x.shape, mean(x))") { a, ip in
+            ip.write(a.rest.map(\.display).joined(separator: " ") + "\n")
+            return .none
+        }, topic: "core")
+        register(Builtin("range", [.positional("start_or_end", .int), .positional("end", .optional(.int)), .positional("step", .int, default: .number(1))],
+                         doc: "Integers start..<end (range(n) is 0..<n), for loops.", example: "for i in range(3) { print(i) }") { a, _ in
+            let first = try a.int("start_or_end"), step = try a.int("step")
+            guard step > 0 else { throw ArgumentError("range: step must be positive, got \(step)", argument: "step") }
+            if let end = a.optionalInt("end") { return .range(first, max(first, end), step) }
+            return .range(0, max(0, first), step)
+        }, topic: "core")
+        register(Builtin("len", [.positional("x", .any)], doc: "Number of items of a list, dictionary, string or range, or a tensor's first dimension.",
+                         example: "len([1, 2, 3])") { a, _ in
+            switch a["x"] {
+            case .list(let l): return .number(Double(l.count))
+            case .dict(let d): return .number(Double(d.count))
+            case .string(let s): return .number(Double(s.count))
+            case .range(let lo, let hi, let s): return .number(Double((hi - lo + s - 1) / s))
+            case .tensor(let t) where t.rank > 0: return .number(Double(t.shape[0]))
+            case let v: throw ArgumentError("len: \(describeForError(v)) has no length", argument: "x")
+            }
+        }, topic: "core")
+        register(Builtin("str", [.positional("x", .any)], doc: "The value as text, as print shows it.", example: "\"loss \" + str(0.5)") { a, _ in
+            .string(a["x"].display)
+        }, topic: "core")
+        register(Builtin("float", [.positional("x", .tensor)], doc: "The number held by a one-element tensor.", example: "float(mean(x))") { a, _ in
+            .number(Double(try a.tensor("x").item))
+        }, topic: "core")
+        register(Builtin("type", [.positional("x", .any)], doc: "The name of a value's type.", example: "type(x)") { a, _ in
+            .string(a["x"].typeName)
+        }, topic: "core")
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import CEditShim
+import DreamLang
+import DreamTensor
+
+nonisolated(unsafe) var activeCompleter: Completer?
+
+/// The interactive session on a terminal: libedit line editing, persistent history, Tab completion,
+/// continuation lines, Ctrl-C to clear the line or stop a running job. Errors are shown and the session
+/// (with all bindings) goes on.
+struct REPL {
+    let interp: Interpreter
+
+    static var historyPath: String {
+        let env = ProcessInfo.processInfo.environment
+        let state = env["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/state")
+        return state + "/dream/history"
+    }
+
+    func run() -> Int32 {
+        guard let ed = dream_editor_open("dream", stdin, stdout, stderr) else {
+            FileHandle.standardError.write(Data("dream: cannot start line editing; reading plain lines\n".utf8))
+            return runStream(interp, name: "<stdin>") { readLine() }
+        }
+        defer { dream_editor_close(ed) }
+        let history = REPL.historyPath
+        try? FileManager.default.createDirectory(atPath: (history as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        _ = dream_history_load(ed, history)
+        activeCompleter = Completer(interp: interp)
+        dream_editor_set_completion(ed) { cLine, listed in
+            guard let cLine, let completer = activeCompleter else { return nil }
+            let (insert, list) = completer.complete(String(cString: cLine))
+            if !list.isEmpty {
+                listed?.pointee = 1
+                print("\n" + list.joined(separator: "  "))
+                fflush(stdout)
+            }
+            return strdup(insert)
+        }
+        print("dream \(dreamVersion) — :help for functions, :quit or Ctrl-D to leave")
+        var collector = ChunkCollector()
+        while true {
+            dream_editor_set_prompt(ed, collector.isEmpty ? "dream> " : "...> ")
+            var interrupted: Int32 = 0
+            guard let cLine = dream_editor_gets(ed, &interrupted) else {
+                if interrupted != 0 || Job.cancelRequested != 0 {
+                    // Ctrl-C at the prompt: drop the line (and any unfinished statement).
+                    Job.cancelRequested = 0
+                    collector.discard()
+                    print("")
+                    continue
+                }
+                print("")
+                return 0
+            }
+            let line = String(cString: cLine)
+            free(cLine)
+            if !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                dream_history_add(ed, line)
+                _ = dream_history_save(ed, history)
+            }
+            guard let chunk = collector.add(line, name: "<repl>") else { continue }
+            Job.cancelRequested = 0
+            do {
+                try interp.run(chunk, interactive: true)
+            } catch Outcome.quit(let code) {
+                return code
+            } catch {
+                report(error)
+            }
+            Job.cancelRequested = 0
+        }
+    }
+}

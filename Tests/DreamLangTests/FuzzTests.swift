@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+import DreamLang
+import DreamTensor
+
+/// Random and mutated programs (seeded from the transcript corpus) through the parser and evaluator:
+/// nothing may crash, nothing may take longer than a second, and every error must carry a location
+/// inside its source.
+final class FuzzTests: XCTestCase {
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+        mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
+    }
+
+    static let fragments = ["let", "for", "in", "if", "else", "true", "false", "(", ")", "[", "]", "{", "}", ",", ":", ";",
+                            ".", "...", "+", "-", "*", "/", "**", "@", "==", "<", ">=", "&&", "||", "!", "=", "\n", " ",
+                            "\"", "\"s\"", "#", "0", "1", "-1", "2.5", "1e9", "1e300", "x", "y", "d", "xs", "i", "randn",
+                            "zeros", "ones", "tensor", "reshape", "cat", "stack", "conv2d", "sum", "mean", "softmax",
+                            "attention", "grad", "param", "range", "len", "print", "seed:", "axis:", "heads:", "padding:",
+                            ":vars", ":help", ":time", ":load", "shape", "[2, 3]", "[3]", "x.shape", "d[\"a\"]"]
+
+    func testFuzzParserAndEvaluator() throws {
+        let corpus = try FileManager.default.contentsOfDirectory(atPath: transcriptsDir.path)
+            .filter { $0.hasSuffix(".dream") || $0.hasSuffix(".stdin") }.sorted()
+            .compactMap { try? String(contentsOf: transcriptsDir.appendingPathComponent($0), encoding: .utf8) }
+            .filter { !$0.isEmpty }
+        XCTAssertGreaterThan(corpus.count, 10)
+        let dir = makeTempDir()
+        let savedDir = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(dir.path)
+        defer {
+            FileManager.default.changeCurrentDirectoryPath(savedDir)
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let registry = Registry.standard()
+        var rng = Rng(state: 2024)
+        var slowest = 0.0, errors = 0, ran = 0
+        let total = 20_000
+        for n in 0..<total {
+            let text = mutate(corpus, &rng, mode: n % 5)
+            let interp = Interpreter(registry: registry)
+            interp.write = { _ in }
+            interp.warn = { _ in }
+            interp.maxElements = 100_000
+            interp.stepBudget = 5_000
+            let file = SourceFile(name: "fuzz", text: text)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            do {
+                try interp.run(file)
+                ran += 1
+            } catch let e as DreamError {
+                errors += 1
+                let lines = max(file.lines.count, 1)
+                if !(e.location.line >= 1 && e.location.line <= lines + 1 && e.location.column >= 1) {
+                    XCTFail("error without a valid location (\(e.location)) for input #\(n): \(e.message)\n---\n\(text)")
+                }
+            } catch {
+                XCTFail("input #\(n) raised \(type(of: error)) instead of a located error: \(error)\n---\n\(text)")
+            }
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            slowest = max(slowest, dt)
+            if dt > 1 { XCTFail("input #\(n) took \(dt) s\n---\n\(text)") }
+        }
+        print("fuzz: \(total) inputs, \(ran) ran cleanly, \(errors) located errors, slowest \(String(format: "%.3f", slowest)) s")
+    }
+
+    /// Five kinds of input: character edits, token-fragment edits, line splices between files,
+    /// truncations, and programs of random fragments.
+    func mutate(_ corpus: [String], _ rng: inout Rng, mode: Int) -> String {
+        var chars = Array(rng.pick(corpus))
+        switch mode {
+        case 0:
+            for _ in 0..<(1 + rng.below(4)) where !chars.isEmpty {
+                let i = rng.below(chars.count)
+                switch rng.below(3) {
+                case 0: chars.remove(at: i)
+                case 1: chars.insert(rng.pick(Array("()[]{}:,.;\"\\#+-*/@=<>!0123456789xyz \n")), at: i)
+                default: chars[i] = rng.pick(Array("()[]{}:,.;\"+-*/@=0123456789 \n"))
+                }
+            }
+            return String(chars)
+        case 1:
+            for _ in 0..<(1 + rng.below(3)) {
+                let i = rng.below(chars.count + 1)
+                chars.insert(contentsOf: " " + rng.pick(Self.fragments) + " ", at: i)
+            }
+            return String(chars)
+        case 2:
+            let a = rng.pick(corpus).split(separator: "\n", omittingEmptySubsequences: false)
+            let b = rng.pick(corpus).split(separator: "\n", omittingEmptySubsequences: false)
+            let cut1 = rng.below(a.count + 1), cut2 = rng.below(b.count + 1)
+            return (a.prefix(cut1) + b.suffix(from: cut2)).joined(separator: "\n")
+        case 3:
+            return String(chars.prefix(rng.below(chars.count + 1)))
+        default:
+            return (0..<(1 + rng.below(30))).map { _ in rng.pick(Self.fragments) }.joined(separator: rng.below(2) == 0 ? " " : "")
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import XCTest
+
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let transcriptsDir = repoRoot.appendingPathComponent("Tests/Transcripts")
+
+/// The `dream` binary built beside the tests (the test target depends on it).
+let dreamBinary: String = {
+    let candidates = [
+        Bundle(for: TranscriptTests.self).bundleURL.deletingLastPathComponent().appendingPathComponent("dream").path,
+        repoRoot.appendingPathComponent(".build/release/dream").path,
+        repoRoot.appendingPathComponent(".build/debug/dream").path,
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+}()
+
+func makeTempDir() -> URL {
+    let u = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("dream-lang-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+    return u
+}
+
+struct RunResult { let stdout: String; let stderr: String; let status: Int32 }
+
+/// Runs the binary with arguments in a directory, optionally feeding stdin and interrupting after a delay.
+func runDream(_ args: [String], in dir: URL, stdin: String? = nil, interruptAfter: Double? = nil) throws -> RunResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: dreamBinary)
+    p.arguments = args
+    p.currentDirectoryURL = dir
+    var env = ProcessInfo.processInfo.environment
+    env["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
+    p.environment = env
+    let out = Pipe(), err = Pipe(), inp = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = inp
+    try p.run()
+    if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try inp.fileHandleForWriting.close()
+    if let delay = interruptAfter {
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { if p.isRunning { p.interrupt() } }
+    }
+    // Read both pipes while the process runs (large outputs must not block it).
+    final class Box: @unchecked Sendable { var data = Data() }
+    let outBox = Box(), errBox = Box()
+    let group = DispatchGroup()
+    group.enter(); DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter(); DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    p.waitUntilExit()
+    group.wait()
+    return RunResult(stdout: String(decoding: outBox.data, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self), status: p.terminationStatus)
+}

@@ -1,0 +1,152 @@
+import Foundation
+import XCTest
+
+/// Drives the real binary in a pseudo-terminal, as a person would: typing, history, Tab, continuation
+/// lines, Ctrl-C during a long computation, and history kept for the next session.
+final class TerminalTests: XCTestCase {
+    final class PTY {
+        let master: Int32
+        let pid: pid_t
+        var screen = ""
+
+        init(args: [String], env: [String: String], cwd: String) throws {
+            // /dev/ptmx directly (posix_openpt is not visible from Swift's Glibc): unlock, find the number.
+            master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+            var unlock: Int32 = 0, number: UInt32 = 0
+            guard master >= 0, ioctl(master, UInt(0x4004_5431), &unlock) == 0,     // TIOCSPTLCK
+                  ioctl(master, UInt(0x8004_5430), &number) == 0 else {            // TIOCGPTN
+                throw NSError(domain: "pty", code: 1)
+            }
+            let slavePath = "/dev/pts/\(number)"
+            var ws = winsize(ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
+            _ = ioctl(master, UInt(TIOCSWINSZ), &ws)
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            // The child starts a new session (POSIX_SPAWN_SETSID), so opening the terminal makes it the
+            // controlling one: Ctrl-C then reaches the child as SIGINT.
+            posix_spawn_file_actions_addopen(&actions, 0, slavePath, O_RDWR, 0)
+            posix_spawn_file_actions_adddup2(&actions, 0, 1)
+            posix_spawn_file_actions_adddup2(&actions, 0, 2)
+            posix_spawn_file_actions_addclose(&actions, master)
+            var attr = posix_spawnattr_t()
+            posix_spawnattr_init(&attr)
+            posix_spawnattr_setflags(&attr, Int16(0x80))   // POSIX_SPAWN_SETSID
+            let argv = ([dreamBinary] + args).map { strdup($0) } + [nil]
+            let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            var child: pid_t = 0
+            let rc = posix_spawn(&child, dreamBinary, &actions, &attr, argv, envp)
+            argv.forEach { free($0) }; envp.forEach { free($0) }
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attr)
+            guard rc == 0 else { throw NSError(domain: "spawn", code: Int(rc)) }
+            pid = child
+            _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        }
+
+        func send(_ s: String) {
+            _ = s.utf8CString.withUnsafeBufferPointer { write(master, $0.baseAddress, $0.count - 1) }
+        }
+
+        /// Reads until `text` shows up after `from` in the output (escape sequences removed), or times out.
+        @discardableResult
+        func expect(_ text: String, after from: Int = 0, timeout: Double = 10, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                pump()
+                if plain.dropFirst(from).contains(text) { return true }
+                usleep(20_000)
+            }
+            XCTFail("did not see \(text.debugDescription); screen so far:\n\(plain)", file: file, line: line)
+            return false
+        }
+
+        func pump() {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(master, &buf, buf.count)
+                if n <= 0 { break }
+                screen += String(decoding: buf[0..<n], as: UTF8.self)
+            }
+        }
+
+        /// The output with terminal control sequences removed.
+        var plain: String {
+            screen.replacingOccurrences(of: "\u{1B}\\[[0-9;?]*[A-Za-z]", with: "", options: .regularExpression)
+                .replacingOccurrences(of: "\r", with: "")
+        }
+
+        func wait() -> Int32 {
+            var status: Int32 = 0
+            for _ in 0..<500 {
+                pump()
+                if waitpid(pid, &status, WNOHANG) == pid { return (status >> 8) & 0xff }
+                usleep(20_000)
+            }
+            kill(pid, SIGKILL)
+            return -1
+        }
+    }
+
+    func testInteractiveSession() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var env = ProcessInfo.processInfo.environment
+        env["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
+        env["TERM"] = "xterm"
+        let t = try PTY(args: [], env: env, cwd: dir.path)
+        t.expect("dream> ")
+
+        // Typing and a result.
+        t.send("let abc = 41\r")
+        var mark = t.plain.count
+        t.send("abc + 1\r")
+        t.expect("42", after: mark)
+
+        // Up-arrow recalls the last line.
+        mark = t.plain.count
+        t.send("\u{1B}[A")
+        t.expect("abc + 1", after: mark)
+        t.send("\r")
+        t.expect("42", after: mark + 8)
+
+        // Tab completes a function name: "softm" becomes "softmax(".
+        mark = t.plain.count
+        t.send("softm\t")
+        t.expect("softmax(", after: mark)
+        t.send("tensor([0, 0]))\r")
+        t.expect("[0.5000, 0.5000]", after: mark)
+
+        // A multi-line expression continues with the "...>" prompt.
+        mark = t.plain.count
+        t.send("let m = [1,\r")
+        t.expect("...> ", after: mark)
+        t.send("2, 3]\r")
+        t.send("print(len(m))\r")
+        t.expect("3\n", after: mark)
+
+        // Ctrl-C during a long computation returns to the prompt with the bindings intact.
+        mark = t.plain.count
+        t.send("for i in range(1000000000) { let z = abc * 2 }\r")
+        usleep(800_000)
+        t.send("\u{03}")
+        t.expect("interrupted", after: mark)
+        mark = t.plain.count
+        t.send("print(abc, len(m))\r")
+        t.expect("41 3", after: mark)
+
+        t.send(":quit\r")
+        XCTAssertEqual(t.wait(), 0)
+
+        // History persists into a second session.
+        let t2 = try PTY(args: [], env: env, cwd: dir.path)
+        t2.expect("dream> ")
+        mark = t2.plain.count
+        t2.send("\u{1B}[A\u{1B}[A")
+        t2.expect("print(abc, len(m))", after: mark)
+        t2.send("\u{03}")
+        t2.send("\u{04}")
+        XCTAssertEqual(t2.wait(), 0)
+        let history = try String(contentsOfFile: dir.appendingPathComponent("state/dream/history").path, encoding: .utf8)
+        XCTAssertTrue(history.contains("abc"), history)
+    }
+}
