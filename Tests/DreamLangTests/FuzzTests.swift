@@ -105,3 +105,40 @@ final class FuzzTests: XCTestCase {
         }
     }
 }
+
+/// Meta-commands whose output varies from run to run, checked by form in-process.
+final class MetaCommandTests: XCTestCase {
+    func testTimePrintsTheStatementsOutputThenTheTime() throws {
+        let interp = Interpreter(registry: Registry.standard())
+        var out = ""
+        interp.write = { out += $0 }
+        try interp.run(SourceFile(name: "t", text: ":time let y = sum(ones([100, 100]))\nprint(y)"))
+        XCTAssertNotNil(out.range(of: #"^time: [0-9.]+ (ms|s)\ntensor\(10000\)\n$"#, options: .regularExpression), out)
+    }
+
+    func testLoadingItselfIsRefusedNotRecursedForever() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("self.dream").path
+        try ":load \(path)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let interp = Interpreter(registry: Registry.standard())
+        XCTAssertThrowsError(try interp.run(SourceFile(name: "main", text: ":load \(path)"))) {
+            XCTAssertTrue("\($0)".contains("more than 32 deep"), "\($0)")
+        }
+    }
+
+    func testSeedsWithoutSeedFollowTheDefaultSeed() throws {
+        func draw(_ seed: UInt64) throws -> String {
+            let interp = Interpreter(registry: Registry.standard())
+            interp.defaultSeed = seed
+            var out = ""
+            interp.write = { out += $0 }
+            try interp.run(SourceFile(name: "s", text: "print(randn([3]))\nprint(randn([3]))"))
+            return out
+        }
+        XCTAssertEqual(try draw(5), try draw(5))
+        XCTAssertNotEqual(try draw(5), try draw(6))
+        let lines = try draw(5).split(separator: "\n")
+        XCTAssertNotEqual(lines[1], lines[3], "two calls without seed: must not repeat the same numbers")
+    }
+}
