@@ -37,6 +37,14 @@ func im2col(_ x: UnsafePointer<Float>, _ s: ConvShape, _ cols: UnsafeMutablePoin
     }
 }
 
+/// The GEMM operand for one image: its columns in `cols` (unfolded, split across workers when
+/// `parallel`), or the image itself for a pointwise convolution (`cols` nil).
+func unfold(_ x: UnsafePointer<Float>, _ s: ConvShape, _ cols: UnsafeMutablePointer<Float>?, parallel: Bool) -> UnsafePointer<Float> {
+    guard let cols else { return x }
+    if parallel { parallelFor(s.k, grain: 8) { im2col(x, s, cols, rows: $0) } } else { im2col(x, s, cols, rows: 0..<s.k) }
+    return UnsafePointer(cols)
+}
+
 /// Folds columns back into channels `channels` of an image, summing overlaps (the adjoint of im2col).
 func col2im(_ cols: UnsafePointer<Float>, _ s: ConvShape, _ x: UnsafeMutablePointer<Float>, channels: Range<Int>) {
     for c in channels {
@@ -103,11 +111,7 @@ extension Tensor {
         forEachImage(s, scratch: s.isPointwise ? 0 : s.k * s.ohw) { b, cols, inside in
             let xb = px + b * s.imageSize, yb = py + b * s.cout * s.ohw
             if let pb { for o in 0..<s.cout { (yb + o * s.ohw).update(repeating: pb[o], count: s.ohw) } }
-            var colsB = UnsafePointer(xb)
-            if let cols {
-                if inside { parallelFor(s.k, grain: 8) { im2col(xb, s, cols, rows: $0) } } else { im2col(xb, s, cols, rows: 0..<s.k) }
-                colsB = UnsafePointer(cols)
-            }
+            let colsB = unfold(xb, s, cols, parallel: inside)
             gemm(split: inside, false, false, s.cout, s.ohw, s.k, pw, s.k, colsB, s.ohw, pb == nil ? 0 : 1, yb, s.ohw)
         }
         let x = self
@@ -122,11 +126,7 @@ extension Tensor {
             forEachImage(s, scratch: s.isPointwise ? 0 : s.k * s.ohw) { b, cols, inside in
                 let xb = x.pointer + b * s.imageSize, gb = UnsafePointer(g.pointer + b * s.cout * s.ohw)
                 if let gwParts {
-                    var colsB = UnsafePointer(xb)
-                    if let cols {
-                        if inside { parallelFor(s.k, grain: 8) { im2col(xb, s, cols, rows: $0) } } else { im2col(xb, s, cols, rows: 0..<s.k) }
-                        colsB = UnsafePointer(cols)
-                    }
+                    let colsB = unfold(xb, s, cols, parallel: inside)
                     gemm(split: inside, false, true, s.cout, s.k, s.ohw, gb, s.ohw, colsB, s.ohw, 0, gwParts.pointer + b * s.cout * s.k, s.k)
                 }
                 if let gx {
