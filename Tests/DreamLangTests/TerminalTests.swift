@@ -116,6 +116,16 @@ final class TerminalTests: XCTestCase {
         t.send("tensor([0, 0]))\r")
         t.expect("[0.5000, 0.5000]", after: mark)
 
+        // Tab completes an argument label inside a call, and a file path inside a string.
+        try "x".write(toFile: dir.appendingPathComponent("reference-image.png").path, atomically: true, encoding: .utf8)
+        mark = t.plain.count
+        t.send("print(randn([2], se\t")
+        t.expect("seed:", after: mark)
+        t.send(" 1), \"\(dir.path)/refer\t")
+        t.expect("reference-image.png", after: mark)
+        t.send("\")\r")
+        t.expect("reference-image.png\n", after: mark)
+
         // A multi-line expression continues with the "...>" prompt.
         mark = t.plain.count
         t.send("let m = [1,\r")
