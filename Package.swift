@@ -29,6 +29,9 @@ let package = Package(
         // Layer 1b: file formats of the engine (safetensors, PNG).
         .target(name: "DreamIO", dependencies: ["DreamTensor", "CPNG"], swiftSettings: numeric),
 
+        // Layer 2: models of the Stable Diffusion family (tokenizer, text encoder, UNet, VAE).
+        .target(name: "DreamModels", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: numeric),
+
         // Layer 5: the language (lexer, parser, evaluator, values, built-in registry).
         .target(name: "DreamLang", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
 
@@ -41,6 +44,7 @@ let package = Package(
 
         .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
     ],
     swiftLanguageModes: [.v5]
