@@ -153,7 +153,10 @@ final class TerminalTests: XCTestCase {
         mark = t2.plain.count
         t2.send("\u{1B}[A\u{1B}[A")
         t2.expect("print(abc, len(m))", after: mark)
+        // Ctrl-C clears the recalled line; the terminal drops input typed before the new prompt, so wait for it.
+        mark = t2.plain.count
         t2.send("\u{03}")
+        t2.expect("dream> ", after: mark)
         t2.send("\u{04}")
         XCTAssertEqual(t2.wait(), 0)
         let history = try String(contentsOfFile: dir.appendingPathComponent("state/dream/history").path, encoding: .utf8)
