@@ -87,6 +87,7 @@ for name, shape, wshape, stride, pad in [("conv_s1p1", (2, 3, 9, 9), (4, 3, 3, 3
     case(name, lambda x, w, b, s=stride, p=pad: F.conv2d(x, w, b, stride=s, padding=p),
          [arr(*shape), arr(*wshape, scale=0.3), arr(wshape[0])], {"stride": stride, "padding": pad})
 case("upsample", lambda x: F.interpolate(x, scale_factor=2, mode="nearest"), [arr(1, 2, 3, 4)])
+case("pad", lambda x: F.pad(x, (0, 1, 2, 1)), [arr(1, 2, 3, 4)], {"left": 0, "right": 1, "top": 2, "bottom": 1})
 
 # Normalisation.
 case("group_norm", lambda x, w, b: F.group_norm(x, 4, w, b, eps=1e-5), [arr(2, 8, 5, 5) * 3 + 1, arr(8), arr(8)],

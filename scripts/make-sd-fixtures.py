@@ -82,3 +82,117 @@ for p in prompts:
 with open(os.path.join(clip_dir, "tokenizer-cases.json"), "w", encoding="utf-8") as f:
     json.dump(out, f, ensure_ascii=False)
 print(f"wrote {clip_dir}: {len(vocab)} tokens, {len(merges)} merges, {len(prompts)} prompts")
+
+# ---------------------------------------------------------------------------------------------------------
+# Tiny random-weight pipelines of both families, saved in the diffusers layout (fp16 weights, the variant a
+# user's download would have), with fp32 reference outputs computed from exactly those (fp16-rounded) weights.
+import numpy as np
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+torch.manual_seed(0)
+torch.set_grad_enabled(False)
+
+def round_to_half(model):
+    for p in model.parameters():
+        p.data = p.data.half().float()
+    return model
+
+def families():
+    # SD 1.x: quick-GELU text encoder, conv projections, epsilon prediction.
+    yield "sd1", dict(
+        text=dict(hidden_act="quick_gelu", num_hidden_layers=2, projection_dim=8),
+        unet=dict(attention_head_dim=2, use_linear_projection=False, upcast_attention=False),
+        scheduler=dict(prediction_type="epsilon", beta_schedule="scaled_linear", timestep_spacing="leading", steps_offset=1),
+        pad="<|endoftext|>")
+    # SD 2.x: GELU text encoder (the converted checkpoints already end at the penultimate layer), linear
+    # projections, per-block head counts, upcast attention, v-prediction.
+    yield "sd2", dict(
+        text=dict(hidden_act="gelu", num_hidden_layers=2, projection_dim=8),
+        unet=dict(attention_head_dim=[2, 4], use_linear_projection=True, upcast_attention=True),
+        scheduler=dict(prediction_type="v_prediction", beta_schedule="scaled_linear", timestep_spacing="leading", steps_offset=1),
+        pad="!")
+
+def write_safetensors(path, tensors, metadata=None, dtype="<f2"):
+    header, blobs, off = {}, [], 0
+    code = {"<f2": "F16", "<f4": "F32"}[dtype]
+    for name in sorted(tensors):
+        a = np.array(tensors[name], dtype=dtype, order="C")
+        b = a.tobytes()
+        header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b); off += len(b)
+    if metadata: header["__metadata__"] = metadata
+    h = json.dumps(header, sort_keys=True).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little")); f.write(h)
+        for b in blobs: f.write(b)
+
+def save_component(model, folder, name, config):
+    d = os.path.join(folder, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config, f, indent=1, sort_keys=True)
+    sd = {k: v.numpy() for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+    fname = "model.fp16.safetensors" if name == "text_encoder" else "diffusion_pytorch_model.fp16.safetensors"
+    write_safetensors(os.path.join(d, fname), sd)
+
+models_dir = os.path.join(root, "Tests", "Fixtures", "sd")
+for fam, spec in families():
+    folder = os.path.join(models_dir, fam)
+    os.makedirs(folder, exist_ok=True)
+    refs = {}
+    text_cfg = CLIPTextConfig(vocab_size=49408, hidden_size=8, intermediate_size=16, num_attention_heads=2,
+                              max_position_embeddings=77, bos_token_id=49406, eos_token_id=49407,
+                              pad_token_id=1 if fam == "sd1" else 0, **spec["text"])
+    text = round_to_half(CLIPTextModel(text_cfg).eval())
+    unet = round_to_half(UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=8, norm_num_groups=4, **spec["unet"]).eval())
+    vae = round_to_half(AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16),
+                                      down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                                      layers_per_block=1, norm_num_groups=4, sample_size=16).eval())
+    # Give the layers' norms and biases non-trivial values (fresh models have ones and zeros there).
+    for m in (text, unet, vae):
+        for n, p in m.named_parameters():
+            if "norm" in n or n.endswith(".bias"):
+                p.data = (p.data + 0.1 * torch.randn_like(p)).half().float()
+    save_component(text, folder, "text_encoder", text_cfg.to_dict())
+    save_component(unet, folder, "unet", dict(unet.config))
+    save_component(vae, folder, "vae", dict(vae.config))
+    os.makedirs(os.path.join(folder, "tokenizer"), exist_ok=True)
+    with open(os.path.join(folder, "tokenizer", "tokenizer_config.json"), "w") as f:
+        json.dump({"pad_token": spec["pad"], "model_max_length": 77, "bos_token": "<|startoftext|>",
+                   "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}, f, indent=1)
+    os.makedirs(os.path.join(folder, "scheduler"), exist_ok=True)
+    with open(os.path.join(folder, "scheduler", "scheduler_config.json"), "w") as f:
+        json.dump(dict(_class_name="DDIMScheduler", num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
+                       clip_sample=False, set_alpha_to_one=False, **spec["scheduler"]), f, indent=1)
+    with open(os.path.join(folder, "model_index.json"), "w") as f:
+        json.dump({"_class_name": "StableDiffusionPipeline", "text_encoder": ["transformers", "CLIPTextModel"],
+                   "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
+                   "vae": ["diffusers", "AutoencoderKL"], "scheduler": ["diffusers", "DDIMScheduler"]}, f, indent=1)
+
+    # References: text encoder on tokenised prompts, UNet at several t, VAE decode and encode.
+    tok = CLIPTokenizer(vocab=os.path.join(clip_dir, "vocab.json"), merges=os.path.join(clip_dir, "merges.txt"), pad_token=spec["pad"])
+    ids = torch.tensor([tok(p, padding="max_length", max_length=77, truncation=True)["input_ids"]
+                        for p in ["a red cone on a dark background", "", "hello!!! world"]])
+    refs["text/ids"] = ids.numpy().astype(np.float32)
+    refs["text/out"] = text(ids).last_hidden_state.numpy()
+    g = torch.Generator().manual_seed(1)
+    latents = torch.randn(2, 4, 8, 8, generator=g)
+    cond = torch.randn(2, 77, 8, generator=g)
+    refs["unet/latents"], refs["unet/cond"] = latents.numpy(), cond.numpy()
+    for t in [1, 250, 999]:
+        refs[f"unet/out_t{t}"] = unet(latents, torch.tensor([t, t]), encoder_hidden_states=cond).sample.numpy()
+    z = torch.randn(1, 4, 4, 4, generator=g)
+    refs["vae/z"] = z.numpy()
+    refs["vae/decoded"] = vae.decode(z).sample.numpy()
+    img = torch.rand(1, 3, 16, 16, generator=g) * 2 - 1
+    refs["vae/image"] = img.numpy()
+    refs["vae/encoded_mean"] = vae.encode(img).latent_dist.mean.numpy()
+    write_safetensors(os.path.join(folder, "references.safetensors"), refs, dtype="<f4")
+    size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(folder) for f in fs)
+    print(f"wrote {folder}: {size} bytes")

@@ -159,3 +159,27 @@ public func stack(_ xs: [Tensor], axis a: Int) throws -> Tensor {
     }
     return try concatenate(xs.map { try $0.unsqueezed(a) }, axis: a < 0 ? a : a)
 }
+
+extension Tensor {
+    /// Zero padding of the last two axes of [N, C, H, W] (left, right, top, bottom), as F.pad(x, (l, r, t, b)).
+    public func padded2d(left: Int, right: Int, top: Int, bottom: Int) throws -> Tensor {
+        try require(rank == 4, "pad: input must be [N, C, H, W], got \(shapeString(shape))")
+        try require(left >= 0 && right >= 0 && top >= 0 && bottom >= 0, "pad: amounts must be ≥ 0")
+        let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
+        let (oh, ow) = (h + top + bottom, w + left + right)
+        let out = Tensor(zeros: [shape[0], shape[1], oh, ow])
+        let px = pointer, py = out.pointer
+        parallelFor(planes, grain: 4) { r in
+            for p in r { for y in 0..<h { (py + (p * oh + y + top) * ow + left).update(from: px + (p * h + y) * w, count: w) } }
+        }
+        let x = self
+        return out.recorded("pad", [x]) { g, _ in
+            let gx = Tensor(uninitialized: x.shape)
+            let pg = g.pointer, pgx = gx.pointer
+            parallelFor(planes, grain: 4) { r in
+                for p in r { for y in 0..<h { (pgx + (p * h + y) * w).update(from: pg + (p * oh + y + top) * ow + left, count: w) } }
+            }
+            return [gx]
+        }
+    }
+}

@@ -73,6 +73,7 @@ final class GradientCheckTests: XCTestCase {
             }
         }
         try checkGradients("upsample", [r([1, 2, 3, 4], 1)]) { try $0[0].upsampleNearest2x() }
+        try checkGradients("pad", [r([1, 2, 3, 4], 1)]) { try $0[0].padded2d(left: 0, right: 1, top: 2, bottom: 1) }
     }
 
     func testNormalisation() throws {

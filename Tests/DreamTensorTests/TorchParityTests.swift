@@ -45,6 +45,7 @@ final class TorchParityTests: XCTestCase {
         "linear_nobias": { x, _ in try x[0].linear(x[1]) },
         "conv_s1p1": conv, "conv_s2p1": conv, "conv_1x1": conv, "conv_s2p0": conv, "conv_k5p2": conv,
         "upsample": { x, _ in try x[0].upsampleNearest2x() },
+        "pad": { x, p in try x[0].padded2d(left: int(p, "left"), right: int(p, "right"), top: int(p, "top"), bottom: int(p, "bottom")) },
         "group_norm": { x, p in try x[0].groupNorm(groups: int(p, "groups"), weight: x[1], bias: x[2], eps: float(p, "eps")) },
         "group_norm_plain": { x, p in try x[0].groupNorm(groups: int(p, "groups"), eps: float(p, "eps")) },
         "layer_norm": { x, p in try x[0].layerNorm(weight: x[1], bias: x[2], eps: float(p, "eps")) },

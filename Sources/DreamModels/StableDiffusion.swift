@@ -1,0 +1,44 @@
+import Foundation
+import DreamTensor
+import DreamIO
+
+/// A Stable Diffusion pipeline's models, loaded from the diffusers folder layout (model_index.json and a
+/// folder per component with config.json and safetensors weights, full or fp16 variant).
+public final class StableDiffusion {
+    public let path: String
+    public let tokenizer: CLIPTokenizer
+    public let textEncoder: CLIPTextModel
+    public let unet: UNet
+    public let vae: VAE
+    public let schedulerConfig: Config
+
+    public init(path: String) throws {
+        self.path = path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw FileError(path, "no such file or folder") }
+        guard isDir.boolValue else { throw FileError(path, "expected a diffusers folder (with model_index.json)") }
+        guard FileManager.default.fileExists(atPath: path + "/model_index.json") else {
+            throw FileError(path, "not a diffusers pipeline folder: model_index.json is missing")
+        }
+        func weights(_ component: String, _ base: String) throws -> WeightStore {
+            let dir = "\(path)/\(component)"
+            for name in ["\(base).safetensors", "\(base).fp16.safetensors"] where FileManager.default.fileExists(atPath: "\(dir)/\(name)") {
+                return try WeightStore(files: ["\(dir)/\(name)"])
+            }
+            throw FileError(dir, "no \(base).safetensors (or .fp16.safetensors) weights")
+        }
+        let tokCfg = (try? Config(path: "\(path)/tokenizer/tokenizer_config.json"))
+        let pad = (tokCfg?.values["pad_token"] as? String) ?? ((tokCfg?.values["pad_token"] as? [String: Any])?["content"] as? String) ?? "<|endoftext|>"
+        tokenizer = try CLIPTokenizer(vocabPath: "\(path)/tokenizer/vocab.json", mergesPath: "\(path)/tokenizer/merges.txt", padToken: pad,
+                                      maxLength: (tokCfg?.values["model_max_length"] as? NSNumber).map { min($0.intValue, 77) } ?? 77)
+        textEncoder = try CLIPTextModel(config: Config(path: "\(path)/text_encoder/config.json"), weights: weights("text_encoder", "model"))
+        unet = try UNet(config: Config(path: "\(path)/unet/config.json"), weights: weights("unet", "diffusion_pytorch_model"))
+        vae = try VAE(config: Config(path: "\(path)/vae/config.json"), weights: weights("vae", "diffusion_pytorch_model"))
+        schedulerConfig = try Config(path: "\(path)/scheduler/scheduler_config.json")
+    }
+
+    /// Text-encoder output [1, 77, d] for a prompt.
+    public func encode(_ prompt: String) throws -> Tensor {
+        try textEncoder(ids: [tokenizer.encode(prompt)])
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import DreamTensor
+import DreamIO
+
+/// The tensors of one checkpoint component, by key. Modules take their weights by the checkpoint's own
+/// key names; the store remembers which keys were used, so that missing keys, wrong shapes and
+/// unexpected keys are reported by name.
+public final class WeightStore {
+    public let source: String
+    var tensors: [String: () throws -> Tensor] = [:]
+    var shapes: [String: [Int]] = [:]
+    var used = Set<String>()
+    var problems: [String] = []
+    /// Kept alive: tensors are read lazily from the mapped files.
+    var files: [SafeTensorsFile] = []
+
+    public init(files paths: [String]) throws {
+        source = paths.joined(separator: ", ")
+        for path in paths {
+            let f = try SafeTensorsFile(path: path)
+            files.append(f)
+            for name in f.names {
+                shapes[name] = f.entries[name]!.shape
+                tensors[name] = { try f.tensor(name) }
+            }
+        }
+    }
+
+    /// An in-memory store (tests, converted checkpoints).
+    public init(_ dict: [String: Tensor], source: String) {
+        self.source = source
+        for (k, v) in dict { shapes[k] = v.shape; tensors[k] = { v } }
+    }
+
+    public var keys: [String] { Array(tensors.keys) }
+
+    /// The tensor at `key`, which must have `shape`; a problem is recorded (and zeros returned) otherwise,
+    /// so that one load reports every missing or misshapen key at once.
+    public func take(_ key: String, _ shape: [Int]) -> Tensor {
+        used.insert(key)
+        guard let load = tensors[key] else {
+            problems.append("missing key \(key) (expected shape \(shapeString(shape)))")
+            return Tensor(zeros: shape)
+        }
+        if shapes[key] != shape {
+            problems.append("key \(key) has shape \(shapeString(shapes[key]!)), expected \(shapeString(shape))")
+            return Tensor(zeros: shape)
+        }
+        do { return try load() } catch {
+            problems.append("key \(key): \(error)")
+            return Tensor(zeros: shape)
+        }
+    }
+
+    public func has(_ key: String) -> Bool { tensors[key] != nil }
+
+    /// Throws when anything was missing or misshapen, or when keys were left unused (a different
+    /// architecture than the config describes), naming the first few.
+    public func finish(component: String, ignoring: (String) -> Bool = { _ in false }) throws {
+        let unexpected = tensors.keys.filter { !used.contains($0) && !ignoring($0) }.sorted()
+        var all = problems
+        if !unexpected.isEmpty { all.append("unexpected keys: " + unexpected.prefix(5).joined(separator: ", ") + (unexpected.count > 5 ? " and \(unexpected.count - 5) more" : "")) }
+        guard all.isEmpty else {
+            throw ModelError("\(component) (\(source)): " + all.prefix(6).joined(separator: "; ") + (all.count > 6 ? "; and \(all.count - 6) more problems" : ""))
+        }
+    }
+}
+
+/// A problem with a model: its files, config or architecture.
+public struct ModelError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A diffusers `config.json`, read with defaults.
+public struct Config {
+    public let values: [String: Any]
+    public let path: String
+
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FileError(path, "no such file") }
+        guard let v = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw FileError(path, "not a JSON object") }
+        values = v
+        self.path = path
+    }
+
+    public init(_ values: [String: Any], path: String = "<config>") { self.values = values; self.path = path }
+
+    public func int(_ k: String, _ d: Int? = nil) throws -> Int {
+        if let n = values[k] as? NSNumber { return n.intValue }
+        if let d { return d }
+        throw FileError(path, "missing integer '\(k)'")
+    }
+    public func float(_ k: String, _ d: Float? = nil) throws -> Float {
+        if let n = values[k] as? NSNumber { return n.floatValue }
+        if let d { return d }
+        throw FileError(path, "missing number '\(k)'")
+    }
+    public func bool(_ k: String, _ d: Bool) -> Bool { (values[k] as? NSNumber)?.boolValue ?? d }
+    public func string(_ k: String, _ d: String? = nil) throws -> String {
+        if let s = values[k] as? String { return s }
+        if let d { return d }
+        throw FileError(path, "missing string '\(k)'")
+    }
+    public func ints(_ k: String) throws -> [Int] {
+        if let a = values[k] as? [NSNumber] { return a.map(\.intValue) }
+        throw FileError(path, "missing list of integers '\(k)'")
+    }
+    public func strings(_ k: String) throws -> [String] {
+        if let a = values[k] as? [String] { return a }
+        throw FileError(path, "missing list of strings '\(k)'")
+    }
+    /// An integer or a per-block list of them (diffusers' attention_head_dim).
+    public func intOrList(_ k: String, count: Int) throws -> [Int]? {
+        if let n = values[k] as? NSNumber { return [Int](repeating: n.intValue, count: count) }
+        if let a = values[k] as? [NSNumber] { return a.map(\.intValue) }
+        return nil
+    }
+    public func isNull(_ k: String) -> Bool { values[k] == nil || values[k] is NSNull }
+}

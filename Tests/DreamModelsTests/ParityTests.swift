@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+import DreamModels
+import DreamTensor
+import DreamIO
+
+let sdDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/sd").path
+
+func assertClose(_ a: Tensor, _ b: Tensor, _ tol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)
+    guard a.shape == b.shape else { return }
+    var d: Float = 0, s: Float = 1
+    for i in 0..<a.count { d = max(d, abs(a.pointer[i] - b.pointer[i])); s = max(s, abs(b.pointer[i])) }
+    XCTAssertLessThanOrEqual(d, tol * s, "\(what): max abs diff \(d) at scale \(s)", file: file, line: line)
+}
+
+/// Text encoder, UNet and VAE against diffusers/transformers on small random-weight SD 1.x and SD 2.x
+/// pipelines (Tests/Fixtures/sd, made by scripts/make-sd-fixtures.py), in fp32 from fp16 weights.
+final class ParityTests: XCTestCase {
+    func testBothFamiliesMatchDiffusers() throws {
+        for fam in ["sd1", "sd2"] {
+            let sd = try StableDiffusion(path: "\(sdDir)/\(fam)")
+            let refs = try SafeTensorsFile(path: "\(sdDir)/\(fam)/references.safetensors")
+            try withoutGrad {
+                // Text encoder: from the tokenizer's ids of three prompts.
+                let ids = try refs.tensor("text/ids")
+                let rows = (0..<ids.shape[0]).map { r in (0..<ids.shape[1]).map { Int(ids.pointer[r * ids.shape[1] + $0]) } }
+                XCTAssertEqual(rows[0], sd.tokenizer.encode("a red cone on a dark background"), "\(fam) tokenizer")
+                assertClose(try sd.textEncoder(ids: rows), try refs.tensor("text/out"), 1e-4, "\(fam) text encoder")
+                // UNet at several timesteps.
+                let x = try refs.tensor("unet/latents"), c = try refs.tensor("unet/cond")
+                for t in [1, 250, 999] {
+                    assertClose(try sd.unet(x, timesteps: [Float(t), Float(t)], context: c), try refs.tensor("unet/out_t\(t)"), 1e-4, "\(fam) unet t=\(t)")
+                }
+                // VAE decode and encode.
+                assertClose(try sd.vae.decode(try refs.tensor("vae/z")), try refs.tensor("vae/decoded"), 1e-4, "\(fam) vae decode")
+                assertClose(try sd.vae.encodeMean(try refs.tensor("vae/image")), try refs.tensor("vae/encoded_mean"), 1e-4, "\(fam) vae encode")
+            }
+        }
+    }
+
+    func testBadCheckpointsNameTheKeys() throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("dream-sd-\(UUID().uuidString)").path
+        try FileManager.default.copyItem(atPath: "\(sdDir)/sd1", toPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for f in ["vocab.json", "merges.txt"] {   // the fixture shares them through relative links
+            try FileManager.default.removeItem(atPath: "\(dir)/tokenizer/\(f)")
+            try FileManager.default.copyItem(atPath: "\(sdDir)/../clip/\(f)", toPath: "\(dir)/tokenizer/\(f)")
+        }
+        // Drop one key, reshape another, add a stray one.
+        let path = "\(dir)/unet/diffusion_pytorch_model.fp16.safetensors"
+        var all = try SafeTensorsFile(path: path).all()
+        all.removeValue(forKey: "conv_in.bias")
+        all["conv_out.weight"] = Tensor(zeros: [4, 8, 1, 1])
+        all["extra.layer.weight"] = Tensor(zeros: [2])
+        try FileManager.default.removeItem(atPath: path)
+        try SafeTensors.save(all, to: "\(dir)/unet/diffusion_pytorch_model.safetensors")
+        XCTAssertThrowsError(try StableDiffusion(path: dir)) { e in
+            let s = "\(e)"
+            XCTAssertTrue(s.contains("missing key conv_in.bias (expected shape [8])"), s)
+            XCTAssertTrue(s.contains("key conv_out.weight has shape [4, 8, 1, 1], expected [4, 8, 3, 3]"), s)
+            XCTAssertTrue(s.contains("unexpected keys: extra.layer.weight"), s)
+        }
+        // An architecture we do not have says what it found.
+        let cfgPath = "\(dir)/unet/config.json"
+        var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cfgPath))) as! [String: Any]
+        cfg["down_block_types"] = ["CrossAttnDownBlock3D", "DownBlock2D"]
+        try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: cfgPath))
+        XCTAssertThrowsError(try StableDiffusion(path: dir)) { XCTAssertTrue("\($0)".contains("unsupported down block type CrossAttnDownBlock3D"), "\($0)") }
+        XCTAssertThrowsError(try StableDiffusion(path: "/no/such/model")) { XCTAssertTrue("\($0)".contains("/no/such/model"), "\($0)") }
+    }
+}
