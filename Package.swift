@@ -32,6 +32,9 @@ let package = Package(
         // Layer 2: models of the Stable Diffusion family (tokenizer, text encoder, UNet, VAE).
         .target(name: "DreamModels", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: numeric),
 
+        // Layer 3: diffusion (noise schedules, samplers, the text-to-image pipeline).
+        .target(name: "DreamDiffusion", dependencies: ["DreamModels", "DreamTensor"], swiftSettings: numeric),
+
         // Layer 5: the language (lexer, parser, evaluator, values, built-in registry).
         .target(name: "DreamLang", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
 
@@ -44,7 +47,7 @@ let package = Package(
 
         .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
     ],
     swiftLanguageModes: [.v5]

@@ -132,6 +132,7 @@ def write_safetensors(path, tensors, metadata=None, dtype="<f2"):
 def save_component(model, folder, name, config):
     d = os.path.join(folder, name)
     os.makedirs(d, exist_ok=True)
+    config = {k: v for k, v in config.items() if k != "_use_default_values"}   # set order varies run to run
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(config, f, indent=1, sort_keys=True)
     sd = {k: v.numpy() for k, v in model.state_dict().items() if not k.endswith("position_ids")}
@@ -196,3 +197,42 @@ for fam, spec in families():
     write_safetensors(os.path.join(folder, "references.safetensors"), refs, dtype="<f4")
     size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(folder) for f in fs)
     print(f"wrote {folder}: {size} bytes")
+
+# ---------------------------------------------------------------------------------------------------------
+# Whole-pipeline references: DDIM, Euler and DPM++ 2M at 8 steps, "normal" (the scheduler config's own
+# spacing) and Karras sigmas where diffusers offers them, from given starting latents, guidance 7.5.
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, StableDiffusionPipeline
+
+def load_family(fam):
+    folder = os.path.join(models_dir, fam)
+    text = CLIPTextModel.from_pretrained(os.path.join(folder, "text_encoder"), variant="fp16").float().eval()
+    unet = UNet2DConditionModel.from_pretrained(os.path.join(folder, "unet"), variant="fp16").float().eval()
+    vae = AutoencoderKL.from_pretrained(os.path.join(folder, "vae"), variant="fp16").float().eval()
+    pad = json.load(open(os.path.join(folder, "tokenizer", "tokenizer_config.json")))["pad_token"]
+    tok = CLIPTokenizer(vocab=os.path.join(clip_dir, "vocab.json"), merges=os.path.join(clip_dir, "merges.txt"), pad_token=pad,
+                        model_max_length=77)
+    sched_cfg = json.load(open(os.path.join(folder, "scheduler", "scheduler_config.json")))
+    return folder, text, unet, vae, tok, sched_cfg
+
+for fam in ["sd1", "sd2"]:
+    folder, text, unet, vae, tok, sched_cfg = load_family(fam)
+    refs = {}
+    g = torch.Generator().manual_seed(7)
+    start = torch.randn(1, 4, 8, 8, generator=g)
+    refs["start"] = start.numpy()
+    for name, cls, karras in [("ddim", DDIMScheduler, False), ("euler", EulerDiscreteScheduler, False),
+                              ("euler_karras", EulerDiscreteScheduler, True), ("dpmpp_2m", DPMSolverMultistepScheduler, False),
+                              ("dpmpp_2m_karras", DPMSolverMultistepScheduler, True)]:
+        extra = {"use_karras_sigmas": True} if karras else {}
+        if cls is DPMSolverMultistepScheduler:
+            extra.update(algorithm_type="dpmsolver++", solver_order=2)
+        sched = cls.from_config(sched_cfg, **extra)
+        pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet, scheduler=sched,
+                                       safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        pipe.set_progress_bar_config(disable=True)
+        img = pipe("a red cone on a dark background", num_inference_steps=8, guidance_scale=7.5,
+                   latents=start.clone(), output_type="pt").images
+        refs[f"image_{name}"] = img.numpy()
+        refs[f"timesteps_{name}"] = sched.timesteps.float().numpy()
+    write_safetensors(os.path.join(folder, "pipeline-references.safetensors"), refs, dtype="<f4")
+    print(f"wrote pipeline references for {fam}")

@@ -1,0 +1,85 @@
+import Foundation
+import DreamTensor
+import DreamModels
+
+/// Text-to-image with classifier-free guidance on a Stable Diffusion family model.
+public struct GenerationOptions {
+    public var steps = 50
+    public var cfg: Float = 7.5
+    public var sampler = "ddim"
+    public var schedule = "normal"
+    public var seed: UInt64 = 0
+    /// Starting latents in unit-variance noise scale; drawn from `seed` when nil.
+    public var latents: Tensor? = nil
+    /// Image height and width in pixels; the model's default when nil.
+    public var size: (Int, Int)? = nil
+    public var negative = ""
+    /// Images denoised together (the UNet sees twice this batch).
+    public var batch = 4
+    public init() {}
+}
+
+extension StableDiffusion {
+    public var noiseSchedule: NoiseSchedule { get throws { try NoiseSchedule(config: schedulerConfig) } }
+
+    /// Images [N, 3, H, W] in [0, 1], one per prompt.
+    public func generate(_ prompts: [String], _ o: GenerationOptions) throws -> Tensor {
+        guard !prompts.isEmpty else { throw ModelError("generate: no prompts") }
+        let cond = try concatenate(prompts.map { try encode($0) }, axis: 0)
+        return try sample(conditions: cond, unconditional: try encode(o.negative), o)
+    }
+
+    /// Images for given conditioning [N, 77, d] (one per image); the unconditional branch uses
+    /// `unconditional` [1, 77, d]. The prompt-distribution layer calls this with sampled conditions.
+    public func sample(conditions: Tensor, unconditional: Tensor, _ o: GenerationOptions) throws -> Tensor {
+        try withoutGrad {
+            let n = conditions.shape[0]
+            guard let (sampler, family) = Samplers.all[o.sampler].map({ ($0.sampler, $0.family) }) else {
+                throw ModelError("unknown sampler '\(o.sampler)' (available: \(Samplers.all.keys.sorted().joined(separator: ", ")))")
+            }
+            let ns = try noiseSchedule
+            let sched = try StepSchedule.make(ns, steps: o.steps, family: family, kind: o.schedule)
+            let down = vae.downscale
+            let (h, w) = o.size ?? (unet.sampleSize * down, unet.sampleSize * down)
+            guard h % (down * 2) == 0, w % (down * 2) == 0 else {
+                throw ModelError("size \(h)×\(w) must be a multiple of \(down * 2) in both directions")
+            }
+            let shape = [n, unet.inChannels, h / down, w / down]
+            let noise = o.latents ?? Tensor.randn(shape, seed: o.seed)
+            guard noise.shape == shape else { throw ModelError("latents must be \(shapeString(shape)), got \(shapeString(noise.shape))") }
+            let tFor = Dictionary(zip(sched.sigmas.dropLast(), sched.timesteps), uniquingKeysWith: { a, _ in a })
+            let progress = Job.progress("sampling", total: sched.timesteps.count * ((n + o.batch - 1) / o.batch))
+            defer { progress.finish() }
+            var done = 0
+            var images: [Tensor] = []
+            for start in stride(from: 0, to: n, by: o.batch) {
+                let end = min(n, start + o.batch), m = end - start
+                let c = try conditions.sliced(axis: 0, start: start, end: end)
+                let u = try unconditional.expand(to: [m] + Array(unconditional.shape.dropFirst()))
+                let context = try concatenate([u, c], axis: 0)
+                let denoise: Denoiser = { x, sigma in
+                    let t = Float(tFor[sigma] ?? ns.timestep(for: sigma))
+                    let cIn = Float(1 / (sigma * sigma + 1).squareRoot())
+                    let xin = try x * cIn
+                    let out = try self.unet(concatenate([xin, xin], axis: 0), timesteps: [Float](repeating: t, count: 2 * m), context: context)
+                    let (ou, oc) = (try out.sliced(axis: 0, start: 0, end: m), try out.sliced(axis: 0, start: m))
+                    let guided = try ou + (oc - ou) * o.cfg
+                    switch ns.prediction {
+                    case .epsilon: return try x - guided * Float(sigma)
+                    case .v: return try x * Float(1 / (sigma * sigma + 1)) - guided * Float(sigma / (sigma * sigma + 1).squareRoot())
+                    }
+                }
+                var rng = RandomGenerator(seed: o.seed &+ 0x5eed)
+                let x0 = try noise.sliced(axis: 0, start: start, end: end) * Float(sched.initialScale)
+                let xEnd = try sampler(denoise, x0, sched.sigmas, &rng) { _ in
+                    done += 1
+                    progress.update(done, note: "")
+                    try Job.checkCancelled()
+                }
+                let latent = try xEnd * Float(sched.finalScale / Double(vae.scalingFactor))
+                images.append(try (vae.decode(latent) * 0.5 + 0.5).clamp(min: 0, max: 1))
+            }
+            return try concatenate(images, axis: 0)
+        }
+    }
+}

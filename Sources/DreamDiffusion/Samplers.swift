@@ -1,0 +1,60 @@
+import Foundation
+import DreamTensor
+
+/// A denoiser in k-diffusion's convention: D(x̃, σ) ≈ the clean sample, x̃ = x0 + σ·ε.
+public typealias Denoiser = (_ x: Tensor, _ sigma: Double) throws -> Tensor
+
+/// Samplers are pure functions of (denoiser, σ schedule, random stream): they start from x̃ at σ₀ and
+/// return x̃ at the last σ. `onStep` reports progress and is where cancellation is checked.
+public typealias Sampler = (_ denoise: Denoiser, _ x: Tensor, _ sigmas: [Double], _ rng: inout RandomGenerator,
+                            _ onStep: (Int) throws -> Void) throws -> Tensor
+
+public enum Samplers {
+    /// Euler's method on the probability-flow ODE dx̃/dσ = (x̃ − D)/σ. With DDIM's σ schedule this is
+    /// DDIM (η = 0) exactly.
+    public static func euler(_ denoise: Denoiser, _ x0: Tensor, _ sigmas: [Double], _ rng: inout RandomGenerator,
+                             _ onStep: (Int) throws -> Void) throws -> Tensor {
+        var x = x0
+        for i in 0..<(sigmas.count - 1) {
+            let d = try (x - denoise(x, sigmas[i])) * Float(1 / sigmas[i])
+            x = try x + d * Float(sigmas[i + 1] - sigmas[i])
+            try onStep(i + 1)
+        }
+        return x
+    }
+
+    /// DPM-Solver++(2M) (Lu et al. 2022), multistep second order with a first-order first and last step,
+    /// as k-diffusion's sample_dpmpp_2m and diffusers' DPMSolverMultistepScheduler.
+    public static func dpmpp2m(_ denoise: Denoiser, _ x0: Tensor, _ sigmas: [Double], _ rng: inout RandomGenerator,
+                               _ onStep: (Int) throws -> Void) throws -> Tensor {
+        var x = x0
+        var old: Tensor? = nil
+        for i in 0..<(sigmas.count - 1) {
+            let den = try denoise(x, sigmas[i])
+            let (s, sNext) = (sigmas[i], sigmas[i + 1])
+            if sNext == 0 {
+                x = den
+            } else {
+                let h = log(s) - log(sNext)                      // λ_next − λ, λ = −log σ
+                let expm1 = Foundation.expm1(-h)
+                var d = den
+                if let old, i > 0 {
+                    let hLast = log(sigmas[i - 1]) - log(s)
+                    let r = hLast / h
+                    d = try den * Float(1 + 1 / (2 * r)) - old * Float(1 / (2 * r))
+                }
+                x = try x * Float(sNext / s) - d * Float(expm1)
+            }
+            old = den
+            try onStep(i + 1)
+        }
+        return x
+    }
+
+    /// The samplers by name (ComfyUI's names) and which diffusers scheduler's step schedule each uses.
+    public static let all: [String: (sampler: Sampler, family: String)] = [
+        "ddim": (euler, "ddim"),
+        "euler": (euler, "euler"),
+        "dpmpp_2m": (dpmpp2m, "dpm"),
+    ]
+}
