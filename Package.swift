@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "DreamDiffusion", dependencies: ["DreamModels", "DreamTensor"], swiftSettings: numeric),
 
         // Layer 5: the language (lexer, parser, evaluator, values, built-in registry).
-        .target(name: "DreamLang", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .target(name: "DreamLang", dependencies: ["DreamDiffusion", "DreamModels", "DreamTensor", "DreamIO"], swiftSettings: cpu),
 
         // Non-variadic wrappers over libedit for the REPL.
         .target(name: "CEditShim", dependencies: ["CEdit"]),

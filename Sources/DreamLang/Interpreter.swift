@@ -387,7 +387,27 @@ public final class Interpreter {
                 return v
             }
         case .range(let a, let b, let s):
-            return try index(.list(stride(from: a, to: b, by: s).map { .number(Double($0)) }), items, at: loc)
+            // Indexed without building the list (range(10⁹)[3] must not allocate a billion items).
+            let count = max(0, (b - a + s - 1) / s)
+            guard items.count == 1 else { throw fail("a range takes one index", at: loc) }
+            switch items[0] {
+            case .at(let e):
+                let i = try integer(e), j = i < 0 ? i + count : i
+                guard j >= 0 && j < count else { throw fail("index \(i) is out of range for a range of \(count)", at: e.location) }
+                return .number(Double(a + j * s))
+            case .slice(let lo, let hi, let st):
+                let step = try st.map(integer) ?? 1
+                guard step > 0 else { throw fail("slice step must be positive", at: loc) }
+                func bound(_ e: Expr?, _ d: Int) throws -> Int {
+                    guard let e else { return d }
+                    let i = try integer(e)
+                    return Swift.min(Swift.max(i < 0 ? i + count : i, 0), count)
+                }
+                let l = try bound(lo, 0), h = try bound(hi, count)
+                return .range(a + l * s, a + Swift.max(l, h) * s, s * step)
+            case .ellipsis:
+                return v
+            }
         case .tensor(var t):
             let ellipses = items.filter { if case .ellipsis = $0 { return true }; return false }.count
             guard ellipses <= 1 else { throw fail("an index can have only one '...'", at: loc) }

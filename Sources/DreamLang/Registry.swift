@@ -167,7 +167,8 @@ public func coerce(_ v: Value, to type: ParamType) -> Value? {
     case (.number, .number): return v
     case (.int, .number(let x)): return isWhole(x) ? v : nil
     case (.bool, .bool), (.string, .string), (.list, .list), (.dict, .dict), (.tensor, .tensor): return v
-    case (.list, .range(let a, let b, let s)): return .list(stride(from: a, to: b, by: s).map { .number(Double($0)) })
+    case (.list, .range(let a, let b, let s)):
+        return (b - a) / s > 1 << 24 ? nil : .list(stride(from: a, to: b, by: s).map { .number(Double($0)) })
     case (.tensor, .number(let x)): return .tensor(Tensor(scalar: Float(x)))
     case (.tensor, .list): return (try? tensorFromNested(v)).map { .tensor($0) }
     case (.shape, .number(let x)): return x >= 0 && isWhole(x) ? .list([v]) : nil

@@ -71,8 +71,9 @@ public struct Tensor {
 
     /// Resolves a possibly negative axis against this tensor's rank.
     public func axis(_ a: Int) throws -> Int {
+        try require(rank > 0, "a single value (shape []) has no axis \(a)")
         let r = a < 0 ? a + rank : a
-        try require(r >= 0 && r < Swift.max(rank, 1), "axis \(a) is out of range for a tensor of shape \(shapeString(shape))")
+        try require(r >= 0 && r < rank, "axis \(a) is out of range for a tensor of shape \(shapeString(shape))")
         return r
     }
 }

@@ -52,6 +52,7 @@ final class FuzzTests: XCTestCase {
             interp.maxElements = 100_000
             interp.stepBudget = 5_000
             let file = SourceFile(name: "fuzz", text: text)
+            if ProcessInfo.processInfo.environment["DREAM_FUZZ_TRACE"] != nil { try? text.write(toFile: "/tmp/fuzz-last.txt", atomically: false, encoding: .utf8) }
             let t0 = DispatchTime.now().uptimeNanoseconds
             do {
                 try interp.run(file)

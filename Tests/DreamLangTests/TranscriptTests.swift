@@ -3,7 +3,7 @@ import XCTest
 
 /// Golden transcripts: each Tests/Transcripts/NAME.dream runs through the real binary in a fresh
 /// directory; stdout, stderr and the exit status must equal NAME.out, NAME.err (absent: empty) and
-/// NAME.code (absent: 0). NAME.args (JSON list, "{}" = the script) replaces the command line, NAME.stdin
+/// NAME.code (absent: 0). NAME.args (JSON list, "{}" = the script, "{fixtures}" = Tests/Fixtures) replaces the command line, NAME.stdin
 /// is piped in (and the script is not passed), NAME.interrupt sends Ctrl-C after that many seconds.
 /// DREAM_RECORD=1 rewrites the expected files from what the binary does (review the diff!).
 final class TranscriptTests: XCTestCase {
@@ -23,7 +23,10 @@ final class TranscriptTests: XCTestCase {
             let stdin = aux("stdin")
             var args = stdin == nil ? [file] : []
             if let json = aux("args") {
-                args = (try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String]).map { $0 == "{}" ? file : $0 }
+                let fixtures = repoRoot.appendingPathComponent("Tests/Fixtures").path
+                args = (try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String]).map {
+                    $0 == "{}" ? file : $0.replacingOccurrences(of: "{fixtures}", with: fixtures)
+                }
             }
             let r = try runDream(args, in: dir, stdin: stdin, interruptAfter: aux("interrupt").flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
             if record {

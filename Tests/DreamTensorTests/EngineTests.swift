@@ -121,5 +121,10 @@ final class EngineTests: XCTestCase {
         XCTAssertThrowsError(try a.sum(axis: 2)) { XCTAssertTrue("\($0)".contains("axis 2"), "\($0)") }
         XCTAssertThrowsError(try Tensor(zeros: [1, 3, 4, 4]).conv2d(Tensor(zeros: [2, 4, 3, 3])))
         XCTAssertThrowsError(try Tensor(zeros: [1, 6, 2]).groupNorm(groups: 4))
+        // Single values have no axes (found by the language fuzz test: cat of two numbers).
+        XCTAssertThrowsError(try concatenate([Tensor(scalar: 1), Tensor(scalar: 2)], axis: 0))
+        XCTAssertThrowsError(try Tensor(scalar: 1).select(axis: 0, index: 0))
+        XCTAssertThrowsError(try Tensor(scalar: 1).sliced(axis: 0, start: 0))
+        XCTAssertEqual(try stack([Tensor(scalar: 1), Tensor(scalar: 2)], axis: 0).scalars, [1, 2])
     }
 }

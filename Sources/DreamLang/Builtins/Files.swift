@@ -133,6 +133,7 @@ extension Registry {
         r.registerCore()
         r.registerTensors()
         r.registerFiles()
+        r.registerModels()
         return r
     }
 }

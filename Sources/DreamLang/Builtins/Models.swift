@@ -1,0 +1,124 @@
+import Foundation
+import DreamTensor
+import DreamModels
+import DreamDiffusion
+
+/// A loaded model as a language value.
+public final class ModelValue: DreamObject {
+    public let sd: StableDiffusion
+    public let name: String
+    public init(_ sd: StableDiffusion, name: String) { self.sd = sd; self.name = name }
+    public var typeName: String { "model" }
+    public var summary: String {
+        "model \(name) (text width \(sd.textEncoder.hidden), latents \(sd.unet.inChannels)×\(sd.unet.sampleSize)², \((try? sd.noiseSchedule.prediction.rawValue) ?? "?"))"
+    }
+    public var memberNames: [String] { ["path", "text_width", "latent_size", "prediction"] }
+    public func member(_ name: String) throws -> Value? {
+        switch name {
+        case "path": return .string(sd.path)
+        case "text_width": return .number(Double(sd.textEncoder.hidden))
+        case "latent_size": return .number(Double(sd.unet.sampleSize))
+        case "prediction": return .string((try? sd.noiseSchedule.prediction.rawValue) ?? "")
+        default: return nil
+        }
+    }
+}
+
+extension Args {
+    func model(_ n: String) throws -> StableDiffusion {
+        guard case .object(let o) = self[n], let m = o as? ModelValue else {
+            throw ArgumentError("\(function.qualifiedName): argument '\(n)' must be a model (from model(PATH)), got \(describeForError(self[n]))", argument: n)
+        }
+        return m.sd
+    }
+}
+
+extension Registry {
+    func registerModels() {
+        let topic = "models"
+        let modelParam = Param.positional("m", .any, "a model from model(PATH)")
+        register(Builtin("model", [.positional("path", .string, "\"builtin\", or a diffusers folder")],
+                         doc: "Loads a Stable Diffusion family model: \"builtin\" or a diffusers-layout folder.",
+                         example: "let m = model(\"models/sd15\")") { a, _ in
+            let path = try a.string("path")
+            if path == "builtin" {
+                throw ArgumentError("model: the built-in model is not installed in this build yet; load a diffusers folder with model(PATH)", argument: "path")
+            }
+            do {
+                return .object(ModelValue(try StableDiffusion(path: path), name: (path as NSString).lastPathComponent))
+            } catch let e as ModelError { throw ArgumentError("model: \(e.message)", argument: "path") }
+        }, topic: topic)
+        register(Builtin("encode", [modelParam, .positional("text", .string)], doc: "Text-encoder output [1, 77, d]: what the UNet is conditioned on.",
+                         example: "let c = encode(m, \"a red cone\")") { a, _ in
+            let sd = try a.model("m")
+            return .tensor(try withoutGrad { try sd.encode(try a.string("text")) })
+        }, topic: topic)
+        register(Builtin("unet", [modelParam, .positional("latents", .tensor), .positional("t", .oneOf([.number, .ints, .tensor])), .positional("cond", .tensor)],
+                         doc: "The model's raw prediction (noise or v, per its config) for latents at timestep(s) t under conditioning cond.",
+                         example: "unet(m, randn([1, 4, 8, 8], seed: 1), 500, encode(m, \"a cone\"))") { a, _ in
+            let sd = try a.model("m"), x = try a.tensor("latents")
+            var ts: [Float]
+            switch a["t"] {
+            case .number(let v): ts = [Float](repeating: Float(v), count: x.shape.first ?? 1)
+            case .list(let l): ts = l.compactMap { if case .number(let v) = $0 { return Float(v) }; return nil }
+            case .tensor(let t): ts = t.count == 1 ? [Float](repeating: t.pointer[0], count: x.shape.first ?? 1) : t.scalars
+            default: ts = []
+            }
+            do { return .tensor(try sd.unet(x, timesteps: ts, context: try a.tensor("cond"))) } catch let e as ModelError { throw ArgumentError(e.message) }
+        }, topic: topic)
+        register(Builtin("decode", [modelParam, .positional("latents", .tensor)], doc: "Images in [0, 1] from latents (divided by the VAE's scaling factor first).",
+                         example: "decode(m, latents)") { a, _ in
+            let sd = try a.model("m"), z = try a.tensor("latents")
+            do {
+                return .tensor(try withoutGrad { try (sd.vae.decode(z * (1 / sd.vae.scalingFactor)) * 0.5 + 0.5).clamp(min: 0, max: 1) })
+            } catch let e as ModelError { throw ArgumentError(e.message, argument: "latents") }
+        }, topic: topic)
+        register(Builtin("encode_image", [modelParam, .positional("images", .tensor)], doc: "Latents of images in [0, 1]: the VAE posterior mean × scaling factor.",
+                         example: "encode_image(m, load(\"cat.png\"))") { a, _ in
+            let sd = try a.model("m"), img = try a.tensor("images")
+            do {
+                return .tensor(try withoutGrad { try sd.vae.encodeMean(img * 2 - 1) * sd.vae.scalingFactor })
+            } catch let e as ModelError { throw ArgumentError(e.message, argument: "images") }
+        }, topic: topic)
+        register(Builtin("generate", [modelParam, .positional("prompt", .oneOf([.string, .list])),
+                                      .labeled("n", .optional(.int), "images (for a single prompt)"),
+                                      .labeled("steps", .int, default: .number(50)), .labeled("cfg", .number, default: .number(7.5)),
+                                      .labeled("sampler", .string, default: .string("ddim")), .labeled("schedule", .string, default: .string("normal")),
+                                      .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
+                                      .labeled("latents", .optional(.tensor), "starting noise [N, C, h, w] in unit-variance scale"),
+                                      .labeled("size", .optional(.ints), "height and width in pixels (one number: square)"),
+                                      .labeled("negative", .string, default: .string(""))],
+                         doc: "Text-to-image with classifier-free guidance; a progress bar over steps.",
+                         example: "generate(m, \"a red cone\", n: 4, steps: 20, seed: 1)") { a, ip in
+            let sd = try a.model("m")
+            var prompts: [String]
+            switch a["prompt"] {
+            case .string(let s): prompts = [String](repeating: s, count: a.optionalInt("n") ?? 1)
+            case .list(let l):
+                prompts = try l.map { if case .string(let s) = $0 { return s }; throw ArgumentError("generate: prompt lists hold strings", argument: "prompt") }
+                if let n = a.optionalInt("n"), n != prompts.count { throw ArgumentError("generate: n: \(n) but \(prompts.count) prompts", argument: "n") }
+            default: prompts = []
+            }
+            guard !prompts.isEmpty else { throw ArgumentError("generate: no prompts (n must be ≥ 1)", argument: "n") }
+            var o = GenerationOptions()
+            o.steps = try a.int("steps"); o.cfg = Float(try a.number("cfg"))
+            o.sampler = try a.string("sampler"); o.schedule = try a.string("schedule")
+            guard Samplers.all[o.sampler] != nil else {
+                let hint = closest(o.sampler, among: Array(Samplers.all.keys)).map { "; did you mean \"\($0)\"?" } ?? ""
+                throw ArgumentError("generate: unknown sampler \"\(o.sampler)\"\(hint) (available: \(Samplers.all.keys.sorted().joined(separator: ", ")))", argument: "sampler")
+            }
+            o.seed = try ip.seed(a)
+            o.latents = a.optionalTensor("latents")
+            o.negative = try a.string("negative")
+            if a.has("size") {
+                let s = try a.ints("size")
+                guard s.count == 1 || s.count == 2 else { throw ArgumentError("generate: size is one or two integers", argument: "size") }
+                o.size = (s[0], s.count == 2 ? s[1] : s[0])
+            }
+            do { return .tensor(try sd.generate(prompts, o)) } catch let e as ModelError { throw ArgumentError("generate: \(e.message)") }
+        }, topic: topic)
+        register(Builtin("samplers", [], doc: "Names of the available samplers.", example: "samplers()") { _, _ in
+            .list(Samplers.all.keys.sorted().map { .string($0) })
+        }, topic: topic)
+    }
+}
