@@ -43,7 +43,7 @@ let package = Package(
 
         // Layer 6: the command line and the interactive REPL.
         .executableTarget(name: "dream", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "CEditShim"], swiftSettings: cpu),
-        .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: numeric),
+        .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO", "DreamModels"], swiftSettings: numeric),
 
         .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),

@@ -1,6 +1,7 @@
 import Foundation
 import COpenBLAS
 import DreamTensor
+import DreamModels
 
 // Engine benchmarks (scripts/bench). Prints one line per figure; scripts/bench adds PyTorch's.
 setvbuf(stdout, nil, _IOLBF, 0)
@@ -81,4 +82,31 @@ if wants("attention") {
         report("attention \(n) tokens 8x40 forward", t * 1e3, "ms")
         report("attention \(n) tokens peak extra memory", extra, "MB")
     }
+}
+
+/// Peak resident memory of the process so far, in MB (getrusage).
+func peakRSS() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+}
+
+// The full-size SD 1.5 UNet (random weights from scripts/bench-sd15.py make DIR; DIR in DREAM_SD15).
+if wants("unet"), let dir = ProcessInfo.processInfo.environment["DREAM_SD15"] {
+    let t0 = now()
+    let store = try WeightStore(files: [dir + "/unet/diffusion_pytorch_model.fp16.safetensors"])
+    let unet = try UNet(config: Config(path: dir + "/unet/config.json"), weights: store)
+    report("unet sd15 load", (now() - t0) * 1e3, "ms")
+    report("unet sd15 weights in memory", Double(MemoryAccounting.liveBytes) / 1e6, "MB")
+    let weightsRSS = peakRSS()
+    for size in [32, 64] {
+        let x = Tensor.randn([2, 4, size, size], seed: 1), c = Tensor.randn([2, 77, 768], seed: 2)
+        MemoryAccounting.resetPeak()
+        let base = MemoryAccounting.liveBytes
+        let t = try time(reps: 1) { _ = try withoutGrad { try unet(x, timesteps: [500, 500], context: c) } }
+        report("unet sd15 batch 2 \(size)x\(size)", t * 1e3, "ms")
+        report("unet sd15 batch 2 \(size)x\(size) peak activations", Double(MemoryAccounting.peakBytes - base) / 1e6, "MB")
+    }
+    report("unet sd15 peak RSS (process)", peakRSS(), "MB")
+    report("unet sd15 RSS after loading", weightsRSS, "MB")
 }
