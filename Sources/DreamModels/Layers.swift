@@ -3,25 +3,25 @@ import DreamTensor
 /// The basic layers, each taking its weights by checkpoint key (prefix + ".weight"/".bias").
 
 public struct Linear {
-    public var weight: Tensor
+    public var weight: Weight
     public var bias: Tensor?
     public init(_ w: WeightStore, _ prefix: String, in inF: Int, out outF: Int, bias: Bool = true) {
-        weight = w.take(prefix + ".weight", [outF, inF])
+        weight = w.takeWeight(prefix + ".weight", [outF, inF])
         self.bias = bias ? w.take(prefix + ".bias", [outF]) : nil
     }
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.linear(weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.linear(weight.tensor(), bias: bias) }
 }
 
 public struct Conv2d {
-    public var weight: Tensor
+    public var weight: Weight
     public var bias: Tensor?
     public let stride: Int, padding: Int
     public init(_ w: WeightStore, _ prefix: String, in inC: Int, out outC: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
-        weight = w.take(prefix + ".weight", [outC, inC, kernel, kernel])
+        weight = w.takeWeight(prefix + ".weight", [outC, inC, kernel, kernel])
         self.bias = bias ? w.take(prefix + ".bias", [outC]) : nil
         self.stride = stride; self.padding = padding
     }
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.conv2d(weight, bias: bias, stride: stride, padding: padding) }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.conv2d(weight.tensor(), bias: bias, stride: stride, padding: padding) }
 }
 
 public struct GroupNorm {

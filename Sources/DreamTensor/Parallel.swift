@@ -7,6 +7,10 @@ import COpenBLAS
 public enum Engine {
     nonisolated(unsafe) private static var _threads: Int = {
         openblas_set_num_threads(1)
+        // Keep freed tensor memory in the heap instead of returning every large block to the kernel:
+        // otherwise each big activation costs a fresh mmap and a page fault per 4 KB on first touch.
+        mallopt(M_MMAP_THRESHOLD, 1 << 30)
+        mallopt(M_TRIM_THRESHOLD, 1 << 31 - 1)
         let env = ProcessInfo.processInfo.environment["DREAM_THREADS"].flatMap(Int.init)
         return max(1, env ?? ProcessInfo.processInfo.activeProcessorCount)
     }()

@@ -5,9 +5,12 @@ import Foundation
 public final class Storage {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// For a view of the start of another storage: that storage, kept alive (and nothing freed here).
+    let base: Storage?
 
     public init(count: Int) {
         self.count = count
+        base = nil
         MemoryAccounting.allocated(count * MemoryLayout<Float>.stride)
         var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
@@ -23,7 +26,19 @@ public final class Storage {
         pointer.initialize(repeating: 0, count: count)
     }
 
+    /// The first `count` values of `base`, without copying.
+    init(viewing base: Storage, count: Int) {
+        precondition(count <= base.count)
+        self.base = base
+        self.count = count
+        pointer = base.pointer
+    }
+
+    /// A view of the first n values.
+    public func prefix(_ n: Int) -> Storage { Storage(viewing: self, count: n) }
+
     deinit {
+        guard base == nil else { return }
         MemoryAccounting.allocated(-count * MemoryLayout<Float>.stride)
         free(pointer)
     }

@@ -40,6 +40,19 @@ final class ParityTests: XCTestCase {
         }
     }
 
+    /// Half-precision weights are widened into a reused buffer during inference and into fresh tensors
+    /// when gradients are recorded; both give the same UNet output.
+    func testHalfWeightsGiveTheSameResultWithAndWithoutGradients() throws {
+        let sd = try StableDiffusion(path: "\(sdDir)/sd2")
+        let refs = try SafeTensorsFile(path: "\(sdDir)/sd2/references.safetensors")
+        let x = try refs.tensor("unet/latents"), c = try refs.tensor("unet/cond")
+        let recorded = try sd.unet(x.param(), timesteps: [250, 250], context: c)
+        XCTAssertNotNil(recorded.node)
+        let plain = try withoutGrad { try sd.unet(x, timesteps: [250, 250], context: c) }
+        XCTAssertEqual(recorded.scalars, plain.scalars)
+        assertClose(plain, try refs.tensor("unet/out_t250"), 1e-4, "sd2 unet t=250")
+    }
+
     func testBadCheckpointsNameTheKeys() throws {
         let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("dream-sd-\(UUID().uuidString)").path
         try FileManager.default.copyItem(atPath: "\(sdDir)/sd1", toPath: dir)
