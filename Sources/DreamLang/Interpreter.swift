@@ -354,6 +354,31 @@ public final class Interpreter {
         return Int(x)
     }
 
+    enum Position { case at(Int), slice(Int, Int, Int), whole }
+
+    /// One index of a sequence of `count` items, Python style: negative counts from the end, slice bounds
+    /// are clamped, steps are positive.
+    func position(_ items: [IndexItem], count: Int, of what: String, at loc: SourceLocation) throws -> Position {
+        guard items.count == 1 else { throw fail("\(what) takes one index", at: loc) }
+        switch items[0] {
+        case .at(let e):
+            let i = try integer(e), j = i < 0 ? i + count : i
+            guard j >= 0 && j < count else { throw fail("index \(i) is out of range for \(what) of \(count)", at: e.location) }
+            return .at(j)
+        case .slice(let lo, let hi, let st):
+            let step = try st.map(integer) ?? 1
+            guard step > 0 else { throw fail("slice step must be positive", at: loc) }
+            func bound(_ e: Expr?, _ d: Int) throws -> Int {
+                guard let e else { return d }
+                let i = try integer(e)
+                return Swift.min(Swift.max(i < 0 ? i + count : i, 0), count)
+            }
+            return .slice(try bound(lo, 0), try bound(hi, count), step)
+        case .ellipsis:
+            return .whole
+        }
+    }
+
     func index(_ v: Value, _ items: [IndexItem], at loc: SourceLocation) throws -> Value {
         switch v {
         case .dict(let d):
@@ -366,47 +391,17 @@ public final class Interpreter {
             }
             return x
         case .list(let xs):
-            guard items.count == 1 else { throw fail("a list takes one index", at: loc) }
-            switch items[0] {
-            case .at(let e):
-                let i = try integer(e)
-                let j = i < 0 ? i + xs.count : i
-                guard j >= 0 && j < xs.count else { throw fail("index \(i) is out of range for a list of \(xs.count)", at: e.location) }
-                return xs[j]
-            case .slice(let a, let b, let s):
-                let step = try s.map(integer) ?? 1
-                guard step > 0 else { throw fail("slice step must be positive", at: loc) }
-                func bound(_ e: Expr?, _ d: Int) throws -> Int {
-                    guard let e else { return d }
-                    let i = try integer(e)
-                    return Swift.min(Swift.max(i < 0 ? i + xs.count : i, 0), xs.count)
-                }
-                let lo = try bound(a, 0), hi = try bound(b, xs.count)
-                return .list(lo < hi ? stride(from: lo, to: hi, by: step).map { xs[$0] } : [])
-            case .ellipsis:
-                return v
+            switch try position(items, count: xs.count, of: "a list", at: loc) {
+            case .at(let j): return xs[j]
+            case .slice(let lo, let hi, let step): return .list(lo < hi ? stride(from: lo, to: hi, by: step).map { xs[$0] } : [])
+            case .whole: return v
             }
         case .range(let a, let b, let s):
             // Indexed without building the list (range(10⁹)[3] must not allocate a billion items).
-            let count = max(0, (b - a + s - 1) / s)
-            guard items.count == 1 else { throw fail("a range takes one index", at: loc) }
-            switch items[0] {
-            case .at(let e):
-                let i = try integer(e), j = i < 0 ? i + count : i
-                guard j >= 0 && j < count else { throw fail("index \(i) is out of range for a range of \(count)", at: e.location) }
-                return .number(Double(a + j * s))
-            case .slice(let lo, let hi, let st):
-                let step = try st.map(integer) ?? 1
-                guard step > 0 else { throw fail("slice step must be positive", at: loc) }
-                func bound(_ e: Expr?, _ d: Int) throws -> Int {
-                    guard let e else { return d }
-                    let i = try integer(e)
-                    return Swift.min(Swift.max(i < 0 ? i + count : i, 0), count)
-                }
-                let l = try bound(lo, 0), h = try bound(hi, count)
-                return .range(a + l * s, a + Swift.max(l, h) * s, s * step)
-            case .ellipsis:
-                return v
+            switch try position(items, count: max(0, (b - a + s - 1) / s), of: "a range", at: loc) {
+            case .at(let j): return .number(Double(a + j * s))
+            case .slice(let lo, let hi, let step): return .range(a + lo * s, a + Swift.max(lo, hi) * s, s * step)
+            case .whole: return v
             }
         case .tensor(var t):
             let ellipses = items.filter { if case .ellipsis = $0 { return true }; return false }.count
@@ -434,10 +429,11 @@ public final class Interpreter {
                 throw fail(e.message, at: loc)
             }
             return .tensor(t)
-        case .string(let s):
-            guard items.count == 1, case .at(let e) = items[0] else { throw fail("a string takes one index", at: loc) }
-            let chars = Array(s), i = try integer(e), j = i < 0 ? i + chars.count : i
-            guard j >= 0 && j < chars.count else { throw fail("index \(i) is out of range for a string of \(chars.count)", at: e.location) }
+        case .string(let str):
+            let chars = Array(str)
+            guard case .at(let j) = try position(items, count: chars.count, of: "a string", at: loc) else {
+                throw fail("a string takes one integer index", at: loc)
+            }
             return .string(String(chars[j]))
         default:
             throw fail("\(describeForError(v)) cannot be indexed", at: loc)
