@@ -234,5 +234,9 @@ for fam in ["sd1", "sd2"]:
                    latents=start.clone(), output_type="pt").images
         refs[f"image_{name}"] = img.numpy()
         refs[f"timesteps_{name}"] = sched.timesteps.float().numpy()
+        if name == "euler":   # the unconditional branch from a negative prompt instead of ""
+            img = pipe("a red cone on a dark background", num_inference_steps=8, guidance_scale=7.5, latents=start.clone(),
+                       negative_prompt="blurry, gray", output_type="pt").images
+            refs["image_euler_negative"] = img.numpy()
     write_safetensors(os.path.join(folder, "pipeline-references.safetensors"), refs, dtype="<f4")
     print(f"wrote pipeline references for {fam}")

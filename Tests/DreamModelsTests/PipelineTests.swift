@@ -26,6 +26,10 @@ final class PipelineTests: XCTestCase {
                 o.size = (16, 16)
                 let img = try sd.generate(["a red cone on a dark background"], o)
                 assertClose(img, try refs.tensor("image_\(name)"), 2e-3, "\(fam) \(name) image")
+                if name == "euler" {
+                    o.negative = "blurry, gray"
+                    assertClose(try sd.generate(["a red cone on a dark background"], o), try refs.tensor("image_euler_negative"), 2e-3, "\(fam) euler with a negative prompt")
+                }
             }
         }
     }
