@@ -35,19 +35,23 @@ let package = Package(
         // Layer 3: diffusion (noise schedules, samplers, the text-to-image pipeline).
         .target(name: "DreamDiffusion", dependencies: ["DreamModels", "DreamTensor"], swiftSettings: numeric),
 
+        // The built-in world: procedural scenes, captions, reference concepts, the renderer.
+        .target(name: "DreamWorld", dependencies: ["DreamTensor"], swiftSettings: numeric),
+
         // Layer 5: the language (lexer, parser, evaluator, values, built-in registry).
-        .target(name: "DreamLang", dependencies: ["DreamDiffusion", "DreamModels", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .target(name: "DreamLang", dependencies: ["DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
 
         // Non-variadic wrappers over libedit for the REPL.
         .target(name: "CEditShim", dependencies: ["CEdit"]),
 
         // Layer 6: the command line and the interactive REPL.
         .executableTarget(name: "dream", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "CEditShim"], swiftSettings: cpu),
-        .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO", "DreamModels"], swiftSettings: numeric),
+        .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO", "DreamModels", "DreamWorld"], swiftSettings: numeric),
 
         .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .testTarget(name: "DreamWorldTests", dependencies: ["DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
     ],
     swiftLanguageModes: [.v5]

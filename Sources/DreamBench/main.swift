@@ -2,6 +2,7 @@ import Foundation
 import COpenBLAS
 import DreamTensor
 import DreamModels
+import DreamWorld
 
 // Engine benchmarks (scripts/bench). Prints one line per figure; scripts/bench adds PyTorch's.
 setvbuf(stdout, nil, _IOLBF, 0)
@@ -109,4 +110,11 @@ if wants("unet"), let dir = ProcessInfo.processInfo.environment["DREAM_SD15"] {
     }
     report("unet sd15 peak RSS (process)", peakRSS(), "MB")
     report("unet sd15 RSS after loading", weightsRSS, "MB")
+}
+
+// The built-in world's renderer: images per minute at 64×64 (WORLD.md asks for thousands).
+if wants("world") {
+    let scenes = try World.scenes(n: 500, seed: 1)
+    let t = try time(reps: 2) { _ = try Renderer.render(scenes, size: 64) }
+    report("world render 64x64", 500 / t * 60, "images/min")
 }

@@ -62,6 +62,7 @@ extension Tensor {
                     for j in 0..<dvh { o[j] *= f }
                 }
             }
+            withExtendedLifetime(scores) {}   // used through its pointer only
         }
         return out.recorded("attention", [q, k, v]) { g, needs in
             let gq = Tensor(uninitialized: q.shape), gk = Tensor(uninitialized: k.shape), gv = Tensor(uninitialized: v.shape)
@@ -98,6 +99,7 @@ extension Tensor {
                         gemm1(transA: true, m: nk, n: dh, k: rows, a: pd, lda: nk, b: hv.q + i0 * d, ldb: d, beta: first, c: gh.k, ldc: d)
                     }
                 }
+                withExtendedLifetime((probs, dprobs)) {}   // used through their pointers only
             }
             return [needs[0] ? gq : nil, needs[1] ? gk : nil, needs[2] ? gv : nil]
         }

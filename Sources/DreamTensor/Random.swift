@@ -61,6 +61,13 @@ public struct RandomGenerator {
         })
     }
 
+    /// A uniform number in [0, 1) with 53 random bits.
+    public mutating func double() -> Double {
+        let b = block(offset)
+        offset += 1
+        return Double((UInt64(b[0]) << 21) ^ UInt64(b[1] >> 11)) * 0x1p-53
+    }
+
     /// A uniform integer in 0..<n.
     public mutating func int(below n: Int) -> Int {
         precondition(n > 0)

@@ -134,6 +134,7 @@ extension Registry {
         r.registerTensors()
         r.registerFiles()
         r.registerModels()
+        r.registerWorld()
         return r
     }
 }

@@ -1,0 +1,93 @@
+import Foundation
+import DreamTensor
+
+/// The built-in world's attributes (WORLD.md): names and values are fixed.
+public enum Attribute: String, CaseIterable {
+    case shape, color, material, size, pattern, background, view
+
+    public var values: [String] {
+        switch self {
+        case .shape: return ["sphere", "cube", "cylinder", "cone", "torus"]
+        case .color: return ["red", "orange", "yellow", "green", "cyan", "blue", "purple", "white"]
+        case .material: return ["matte", "metal"]
+        case .size: return ["small", "large"]
+        case .pattern: return ["solid", "striped"]
+        case .background: return ["gray", "dark", "sunset"]
+        case .view: return ["side", "above"]
+        }
+    }
+}
+
+/// One scene: an object's attributes and the continuous nuisance drawn per image.
+public struct Scene: Equatable {
+    public var attributes: [Attribute: String]
+    public var azimuth: Double          // radians, all around
+    public var elevation: Double        // radians: side 5–25°, above 50–75°
+    public var lightJitter: (Double, Double)
+    public var offset: (Double, Double) // small position jitter in the image plane
+    public var hueJitter: Double
+
+    public init(attributes: [Attribute: String], azimuth: Double, elevation: Double, lightJitter: (Double, Double),
+                offset: (Double, Double), hueJitter: Double) {
+        self.attributes = attributes; self.azimuth = azimuth; self.elevation = elevation
+        self.lightJitter = lightJitter; self.offset = offset; self.hueJitter = hueJitter
+    }
+
+    public subscript(_ a: Attribute) -> String { attributes[a]! }
+
+    public static func == (a: Scene, b: Scene) -> Bool {
+        a.attributes == b.attributes && a.azimuth == b.azimuth && a.elevation == b.elevation
+            && a.lightJitter == b.lightJitter && a.offset == b.offset && a.hueJitter == b.hueJitter
+    }
+
+    /// The caption, words in WORLD.md's order.
+    public var caption: String {
+        "a \(self[.size]) \(self[.color]) \(self[.pattern]) \(self[.material]) \(self[.shape]) on a \(self[.background]) background, seen from \(self[.view] == "side" ? "the side" : "above")"
+    }
+}
+
+/// Allowed values per attribute; a missing attribute is free.
+public typealias Constraints = [Attribute: [String]]
+
+public enum World {
+    /// The public reference concepts (WORLD.md), by name.
+    public static let concepts: [(String, Constraints)] = [
+        ("shiny-warm", [.material: ["metal"], .color: ["red", "orange", "yellow"], .pattern: ["solid"], .background: ["gray"]]),
+        ("striped-round", [.pattern: ["striped"], .shape: ["sphere", "cylinder", "torus"], .material: ["matte"]]),
+        ("small-cool-cubes", [.shape: ["cube"], .size: ["small"], .color: ["blue", "cyan", "green"]]),
+        ("sunset", [.background: ["sunset"], .color: ["white", "yellow"]]),
+        ("cones", [.shape: ["cone"], .background: ["dark"]]),
+        ("purple-things", [.color: ["purple"]]),
+    ]
+
+    public static func concept(_ name: String) -> Constraints? { concepts.first { $0.0 == name }?.1 }
+
+    /// Checks that every constraint names a known attribute value.
+    public static func validate(_ c: Constraints) throws {
+        for (a, vs) in c {
+            guard !vs.isEmpty else { throw TensorError("\(a.rawValue): the list of allowed values is empty") }
+            for v in vs where !a.values.contains(v) {
+                throw TensorError("\(a.rawValue) has no value '\(v)' (values: \(a.values.joined(separator: ", ")))")
+            }
+        }
+    }
+
+    /// `n` scenes drawn with `seed`: each attribute uniform over its allowed values, nuisance uniform.
+    /// Scene i depends only on (seed, i).
+    public static func scenes(n: Int, seed: UInt64, constraints: Constraints = [:]) throws -> [Scene] {
+        try validate(constraints)
+        return (0..<n).map { i in
+            var rng = RandomGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i) &+ 1)
+            func u() -> Double { rng.double() }
+            var attrs: [Attribute: String] = [:]
+            for a in Attribute.allCases {
+                let allowed = constraints[a] ?? a.values
+                attrs[a] = allowed[rng.int(below: allowed.count)]
+            }
+            let elev = attrs[.view] == "side" ? (5 + 20 * u()) : (50 + 25 * u())
+            return Scene(attributes: attrs, azimuth: 2 * .pi * u(), elevation: elev * .pi / 180,
+                         lightJitter: ((u() - 0.5) * 0.6, (u() - 0.5) * 0.6), offset: ((u() - 0.5) * 0.16, (u() - 0.5) * 0.16),
+                         hueJitter: (u() - 0.5) * 0.04)
+        }
+    }
+}

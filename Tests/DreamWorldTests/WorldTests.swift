@@ -1,0 +1,114 @@
+import Foundation
+import XCTest
+import DreamWorld
+import DreamTensor
+
+/// The renderer's determinism and the visible effect of each attribute, measured on pixels.
+final class WorldTests: XCTestCase {
+    func testScenesAndImagesAreDeterministicPerSeed() throws {
+        let a = try World.scenes(n: 6, seed: 11), b = try World.scenes(n: 6, seed: 11), c = try World.scenes(n: 6, seed: 12)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, c)
+        XCTAssertEqual(try World.scenes(n: 3, seed: 11), Array(a.prefix(3)), "scene i depends only on (seed, i)")
+        Engine.threads = 1
+        let one = try Renderer.render(a, size: 32).scalars
+        Engine.threads = 2
+        XCTAssertEqual(one, try Renderer.render(a, size: 32).scalars)
+    }
+
+    func testConstraintsAreRespectedAndCheckedAndCaptionsFollowTheOrder() throws {
+        let cones = try World.scenes(n: 50, seed: 1, constraints: World.concept("cones")!)
+        XCTAssertTrue(cones.allSatisfy { $0[.shape] == "cone" && $0[.background] == "dark" })
+        XCTAssertEqual(Set(cones.map { $0[.color] }).count, 8, "free attributes take all their values")
+        XCTAssertThrowsError(try World.scenes(n: 1, seed: 1, constraints: [.shape: ["pyramid"]])) {
+            XCTAssertTrue("\($0)".contains("shape has no value 'pyramid'"), "\($0)")
+        }
+        let s = try World.scenes(n: 1, seed: 5, constraints: [.size: ["small"], .color: ["red"], .pattern: ["striped"], .material: ["metal"],
+                                                              .shape: ["torus"], .background: ["sunset"], .view: ["above"]])[0]
+        XCTAssertEqual(s.caption, "a small red striped metal torus on a sunset background, seen from above")
+        XCTAssertEqual(World.concepts.map(\.0), ["shiny-warm", "striped-round", "small-cool-cubes", "sunset", "cones", "purple-things"])
+    }
+
+    /// Object pixels: those differing clearly from the background colour at the image's corner rows.
+    func objectMask(_ img: Tensor, _ i: Int, size: Int) -> [Bool] {
+        let plane = size * size, base = img.pointer + i * 3 * plane
+        return (0..<plane).map { k in
+            // The leftmost pixel of the same row: background (at that height, for the sunset gradient)
+            // unless the object is huge.
+            let corner = (k / size) * size
+            var d: Float = 0
+            for c in 0..<3 { d += abs(base[c * plane + k] - base[c * plane + corner]) }
+            return d > 0.12
+        }
+    }
+
+    func hue(_ r: Float, _ g: Float, _ b: Float) -> Float {
+        let mx = max(r, g, b), mn = min(r, g, b), d = mx - mn
+        if d < 1e-4 { return 0 }
+        var h: Float
+        if mx == r { h = (g - b) / d } else if mx == g { h = 2 + (b - r) / d } else { h = 4 + (r - g) / d }
+        h *= 60
+        return h < 0 ? h + 360 : h
+    }
+
+    func testColoursAppearAsTheirHues() throws {
+        let expected: [String: Float] = ["red": 0, "orange": 30, "yellow": 55, "green": 120, "cyan": 185, "blue": 225, "purple": 280]
+        for (color, h) in expected {
+            let scenes = try World.scenes(n: 8, seed: 3, constraints: [.color: [color], .material: ["matte"], .pattern: ["solid"], .background: ["gray"]])
+            let img = try Renderer.render(scenes, size: 32)
+            var sx: Float = 0, sy: Float = 0
+            for i in 0..<scenes.count {
+                let m = objectMask(img, i, size: 32), plane = 32 * 32, base = img.pointer + i * 3 * plane
+                for k in 0..<plane where m[k] {
+                    let hh = hue(base[k], base[plane + k], base[2 * plane + k]) * .pi / 180
+                    sx += cos(hh); sy += sin(hh)
+                }
+            }
+            var mean = atan2(sy, sx) * 180 / .pi
+            if mean < 0 { mean += 360 }
+            let diff = min(abs(mean - h), 360 - abs(mean - h))
+            XCTAssertLessThan(diff, 12, "\(color): mean object hue \(mean)°, expected about \(h)°")
+        }
+    }
+
+    func testLargeObjectsCoverMorePixelsThanSmallOnes() throws {
+        func coverage(_ size: String) throws -> Double {
+            let scenes = try World.scenes(n: 40, seed: 4, constraints: [.size: [size], .background: ["dark"]])
+            let img = try Renderer.render(scenes, size: 32)
+            return (0..<40).map { Double(objectMask(img, $0, size: 32).filter { $0 }.count) }.reduce(0, +) / 40
+        }
+        let (large, small) = (try coverage("large"), try coverage("small"))
+        XCTAssertGreaterThan(large, 2 * small, "large \(large) px vs small \(small) px")
+    }
+
+    func testBackgroundsAreDistinguishable() throws {
+        for (bg, check) in [("gray", { (r: Float, g: Float, b: Float) in abs(r - g) < 0.05 && r > 0.4 && r < 0.7 }),
+                            ("dark", { (r: Float, g: Float, b: Float) in r < 0.12 && g < 0.12 && b < 0.12 }),
+                            ("sunset", { (r: Float, g: Float, b: Float) in r > g + 0.15 })] {
+            let img = try Renderer.render(try World.scenes(n: 10, seed: 6, constraints: [.background: [bg], .size: ["small"]]), size: 32)
+            let plane = 32 * 32
+            for i in 0..<10 {
+                let base = img.pointer + i * 3 * plane
+                let k = 31 * 32   // bottom-left corner
+                XCTAssertTrue(check(base[k], base[plane + k], base[2 * plane + k]), "\(bg) image \(i): corner \(base[k]), \(base[plane + k]), \(base[2 * plane + k])")
+            }
+        }
+    }
+
+    func testStripesAddHighFrequencyEnergy() throws {
+        func energy(_ pattern: String) throws -> Double {
+            let scenes = try World.scenes(n: 30, seed: 7, constraints: [.pattern: [pattern], .size: ["large"], .material: ["matte"], .background: ["gray"]])
+            let img = try Renderer.render(scenes, size: 48)
+            var total = 0.0, count = 0
+            for i in 0..<30 {
+                let m = objectMask(img, i, size: 48), base = img.pointer + i * 3 * 48 * 48
+                for y in 0..<47 { for x in 0..<48 where m[y * 48 + x] && m[(y + 1) * 48 + x] {
+                    total += Double(abs(base[(y + 1) * 48 + x] - base[y * 48 + x])); count += 1
+                } }
+            }
+            return total / Double(max(count, 1))
+        }
+        let (striped, solid) = (try energy("striped"), try energy("solid"))
+        XCTAssertGreaterThan(striped, 1.3 * solid, "mean vertical gradient inside objects: striped \(striped), solid \(solid)")
+    }
+}
