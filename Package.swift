@@ -38,6 +38,9 @@ let package = Package(
         // The built-in world: procedural scenes, captions, reference concepts, the renderer.
         .target(name: "DreamWorld", dependencies: ["DreamTensor"], swiftSettings: numeric),
 
+        // Layer 4: the method (prompt distributions, evaluation metrics).
+        .target(name: "DreamMethod", dependencies: ["DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor"], swiftSettings: numeric),
+
         // Layer 5: the language (lexer, parser, evaluator, values, built-in registry).
         .target(name: "DreamLang", dependencies: ["DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
 
@@ -51,6 +54,7 @@ let package = Package(
         .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .testTarget(name: "DreamMethodTests", dependencies: ["DreamMethod", "DreamTensor"], swiftSettings: cpu),
         .testTarget(name: "DreamWorldTests", dependencies: ["DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
     ],
