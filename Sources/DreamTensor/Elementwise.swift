@@ -129,6 +129,17 @@ enum SqrtK: UnaryKernel {
     @inline(__always) static func f(_ x: F8) -> F8 { x.squareRoot() }
     @inline(__always) static func grad(_ g: F8, _ x: F8) -> F8 { g * 0.5 / x.squareRoot() }
 }
+/// √x whose gradient is 0 where x = 0 (a standard deviation of identical values has no direction to
+/// move; plain √ would give ∞·0 = NaN there).
+enum SafeSqrtK: UnaryKernel {
+    static let name = "sqrt"
+    @inline(__always) static func f(_ x: F8) -> F8 { x.squareRoot() }
+    @inline(__always) static func grad(_ g: F8, _ x: F8) -> F8 {
+        var r = g * 0.5 / x.squareRoot()
+        r.replace(with: 0, where: x .<= 0)
+        return r
+    }
+}
 enum AbsK: UnaryKernel {
     static let name = "abs"
     @inline(__always) static func f(_ x: F8) -> F8 { abs8(x) }
@@ -206,6 +217,8 @@ extension Tensor {
     public func exp() -> Tensor { unary(ExpK.self, self) }
     public func log() -> Tensor { unary(LogK.self, self) }
     public func sqrt() -> Tensor { unary(SqrtK.self, self) }
+    /// √x with a zero gradient at x = 0 (for standard deviations that can be exactly 0).
+    public func safeSqrt() -> Tensor { unary(SafeSqrtK.self, self) }
     public func abs() -> Tensor { unary(AbsK.self, self) }
     public func sigmoid() -> Tensor { unary(SigmoidK.self, self) }
     public func tanh() -> Tensor { unary(TanhK.self, self) }

@@ -19,6 +19,9 @@ final class GradientCheckTests: XCTestCase {
         try checkGradients("exp", [r([5, 3], 1)]) { $0[0].exp() }
         try checkGradients("log", [pos([5, 3], 1)]) { $0[0].log() }
         try checkGradients("sqrt", [pos([5, 3], 1)]) { $0[0].sqrt() }
+        try checkGradients("safe_sqrt", [pos([5, 3], 1)]) { $0[0].safeSqrt() }
+        let z = try Tensor([0, 4], shape: [2]).param()
+        XCTAssertEqual(try gradients(of: z.safeSqrt().sum(), wrt: [z])[0].scalars, [0, 0.25], "zero gradient at 0")
         try checkGradients("abs", [pos([5, 3], 1) * -1]) { $0[0].abs() }
         try checkGradients("sigmoid", [r([5, 3], 1, scale: 2)]) { $0[0].sigmoid() }
         try checkGradients("tanh", [r([5, 3], 1)]) { $0[0].tanh() }
