@@ -53,7 +53,7 @@ let package = Package(
 
         .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamMethod", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamMethodTests", dependencies: ["DreamMethod", "DreamTensor"], swiftSettings: cpu),
         .testTarget(name: "DreamWorldTests", dependencies: ["DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),

@@ -1,0 +1,97 @@
+import Foundation
+import DreamTensor
+import DreamModels
+import DreamDiffusion
+
+/// K soft prompts of M learned token vectors (METHOD.md). Each prompt's token sequence is
+/// [BOS] prefix [M learned vectors] suffix [EOS] [pad…]; every prompt goes through the frozen text
+/// encoder and the distribution is the diagonal Gaussian over those outputs.
+public final class PromptDistribution {
+    /// The learned vectors [K, M, d]: the only trained parameters.
+    public var prompts: Tensor
+    public var prefix: String, suffix: String
+    public var k: Int { prompts.shape[0] }
+    public var m: Int { prompts.shape[1] }
+
+    public init(k: Int, m: Int, width: Int, seed: UInt64, prefix: String = "", suffix: String = "") {
+        prompts = try! Tensor.randn([k, m, width], seed: seed) * 0.02   // N(0, 0.02²)
+        self.prefix = prefix
+        self.suffix = suffix
+    }
+
+    /// Token embeddings [K, 77, d] with the learned vectors in place (differentiable in `vectors`), and
+    /// the EOS position.
+    public func embeddings(_ sd: StableDiffusion, vectors: Tensor) throws -> (Tensor, eos: Int) {
+        let tok = sd.tokenizer, te = sd.textEncoder
+        let pre = tok.tokens(prefix), suf = tok.tokens(suffix)
+        let n = tok.maxLength
+        let eos = 1 + pre.count + m + suf.count
+        guard eos < n else {
+            throw ModelError("prefix (\(pre.count) tokens) + \(m) learned tokens + suffix (\(suf.count) tokens) do not fit the \(n - 2) positions of the context")
+        }
+        let left = [tok.bos] + pre, right = suf + [tok.eos] + [Int](repeating: tok.pad, count: n - eos - 1)
+        let kk = k
+        let l = try Tensor.embedding(te.tokenEmbedding, ids: Array([[Int]](repeating: left, count: kk).joined()), shape: [kk, left.count])
+        let r = try Tensor.embedding(te.tokenEmbedding, ids: Array([[Int]](repeating: right, count: kk).joined()), shape: [kk, right.count])
+        return (try concatenate([l, vectors, r], axis: 1), eos)
+    }
+
+    /// Encoder outputs H [K, 77, d] and the EOS position.
+    public func encode(_ sd: StableDiffusion, vectors: Tensor? = nil) throws -> (Tensor, eos: Int) {
+        let (e, eos) = try embeddings(sd, vectors: vectors ?? prompts)
+        return (try sd.textEncoder.encode(embeddings: e), eos)
+    }
+
+    /// μ and σ [77, d] of the distribution.
+    public func gaussian(_ sd: StableDiffusion, vectors: Tensor? = nil) throws -> (mean: Tensor, std: Tensor) {
+        try PromptMath.gaussian(try encode(sd, vectors: vectors).0)
+    }
+}
+
+/// The noise, timesteps and condition noise of one learning step, drawn from a seed, so that a step is
+/// a deterministic function of the prompt vectors (finite-difference tests, resumable runs).
+public struct StepNoise {
+    public let timesteps: [Int]      // one per reference image
+    public let noise: Tensor         // like the latents
+    public let eps: Tensor           // [B·S, 77, d] for the reparameterised conditions
+
+    public init(batch: Int, samples: Int, latentShape: [Int], context: [Int], trainSteps: Int, seed: UInt64) {
+        var g = RandomGenerator(seed: seed)
+        timesteps = (0..<batch).map { _ in g.int(below: trainSteps) }
+        noise = g.normal([batch] + latentShape)
+        eps = g.normal([batch * samples] + context)
+    }
+}
+
+/// The learning objective: Min-SNR-weighted diffusion loss of S reparameterised conditions per image
+/// (sharing the noisy latent) plus λ times the orthogonality loss on the prompts' EOS features.
+public struct LearningObjective {
+    public let samples: Int
+    public let orthoWeight: Float
+    public init(samples: Int = 4, orthoWeight: Float = 1e-3) { self.samples = samples; self.orthoWeight = orthoWeight }
+
+    /// The loss for reference latents z0 [B, C, h, w] (already scaled) with the step's noise.
+    public func loss(_ sd: StableDiffusion, _ dist: PromptDistribution, vectors: Tensor, latents z0: Tensor, noise: StepNoise) throws -> Tensor {
+        let ns = try sd.noiseSchedule
+        let b = z0.shape[0], s = samples
+        let (h, eos) = try dist.encode(sd, vectors: vectors)
+        let (mu, sigma) = try PromptMath.gaussian(h)
+        // c = μ + σ ⊙ ε for every (image, sample).
+        let cond = try mu.unsqueezed(0) + sigma.unsqueezed(0) * noise.eps
+        var zt: [Tensor] = [], targets: [Tensor] = [], weights: [Float] = [], ts: [Float] = []
+        for i in 0..<b {
+            let ab = Double(ns.alphasCumprod[noise.timesteps[i]])
+            let x0 = try z0.sliced(axis: 0, start: i, end: i + 1), n = try noise.noise.sliced(axis: 0, start: i, end: i + 1)
+            let noisy = try x0 * Float(ab.squareRoot()) + n * Float((1 - ab).squareRoot())
+            let target = ns.prediction == .epsilon ? n : try n * Float(ab.squareRoot()) - x0 * Float((1 - ab).squareRoot())
+            let w = Float(PromptMath.minSNRWeight(alphaBar: ab, vPrediction: ns.prediction == .v))
+            for _ in 0..<s { zt.append(noisy); targets.append(target); weights.append(w); ts.append(Float(noise.timesteps[i])) }
+        }
+        let pred = try sd.unet(concatenate(zt, axis: 0), timesteps: ts, context: cond)
+        let err = try pred - concatenate(targets, axis: 0)
+        let perItem = try (err * err).reshaped([b * s, -1]).mean(axis: 1)
+        let diffusion = try (perItem * Tensor(weights, shape: [b * s])).mean()
+        let eosFeatures = try h.select(axis: 1, index: eos)
+        return try diffusion + PromptMath.orthogonalityLoss(eosFeatures) * orthoWeight
+    }
+}
