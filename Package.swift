@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "DreamMethod", dependencies: ["DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor"], swiftSettings: numeric),
 
         // Layer 5: the language (lexer, parser, evaluator, values, built-in registry).
-        .target(name: "DreamLang", dependencies: ["DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .target(name: "DreamLang", dependencies: ["DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
 
         // Non-variadic wrappers over libedit for the REPL.
         .target(name: "CEditShim", dependencies: ["CEdit"]),

@@ -135,6 +135,7 @@ extension Registry {
         r.registerFiles()
         r.registerModels()
         r.registerWorld()
+        r.registerDistributions()
         return r
     }
 }

@@ -1,0 +1,139 @@
+import Foundation
+import DreamTensor
+import DreamModels
+import DreamDiffusion
+import DreamMethod
+
+/// A prompt distribution as a language value: learned (with its prompts) or mixed (mean and σ only).
+public final class DistributionValue: DreamObject {
+    public let sd: StableDiffusion
+    public let learned: LearnedDistribution?
+    public let mean: Tensor, std: Tensor
+
+    init(sd: StableDiffusion, learned: LearnedDistribution?, mean: Tensor, std: Tensor) {
+        self.sd = sd; self.learned = learned; self.mean = mean; self.std = std
+    }
+
+    public var typeName: String { "distribution" }
+    public var summary: String {
+        if let l = learned {
+            return "distribution K=\(l.dist.k) M=\(l.dist.m), \(l.completedSteps) steps, loss \(formatNumber(Double(l.lastLoss)))"
+        }
+        return "distribution (mixture) \(shapeString(mean.shape))"
+    }
+    public var memberNames: [String] { ["mean", "std", "prompts", "k", "tokens", "steps", "loss"] }
+    public func member(_ name: String) throws -> Value? {
+        switch name {
+        case "mean": return .tensor(mean)
+        case "std": return .tensor(std)
+        case "prompts": return learned.map { .tensor($0.dist.prompts) } ?? .none
+        case "k": return learned.map { .number(Double($0.dist.k)) } ?? .none
+        case "tokens": return learned.map { .number(Double($0.dist.m)) } ?? .none
+        case "steps": return learned.map { .number(Double($0.completedSteps)) } ?? .none
+        case "loss": return learned.map { .number(Double($0.lastLoss)) } ?? .none
+        default: return nil
+        }
+    }
+}
+
+extension Args {
+    func distribution(_ n: String) throws -> DistributionValue {
+        guard case .object(let o) = self[n], let d = o as? DistributionValue else {
+            throw ArgumentError("\(function.qualifiedName): argument '\(n)' must be a distribution (from learn or mix), got \(describeForError(self[n]))", argument: n)
+        }
+        return d
+    }
+}
+
+extension Registry {
+    func registerDistributions() {
+        let topic = "distributions"
+        register(Builtin("learn", [.positional("m", .any), .positional("images", .tensor),
+                                   .labeled("prompts", .int, default: .number(32), "K soft prompts"),
+                                   .labeled("tokens", .int, default: .number(4), "M learned tokens per prompt"),
+                                   .labeled("steps", .int, default: .number(500)), .labeled("lr", .number, default: .number(1e-3)),
+                                   .labeled("batch", .int, default: .number(4)), .labeled("samples", .int, default: .number(4)),
+                                   .labeled("ortho", .number, default: .number(1e-3)),
+                                   .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
+                                   .labeled("prefix", .string, default: .string("")), .labeled("suffix", .string, default: .string(""))],
+                         doc: "Learns a prompt distribution from reference images (progress bar; Ctrl-C keeps the last completed step).",
+                         example: "let D = learn(m, images(\"refs/*.png\", size: 64), steps: 300, seed: 1)") { a, ip in
+            let sd = try a.model("m")
+            var s = LearningSettings()
+            s.prompts = try a.int("prompts"); s.tokens = try a.int("tokens"); s.steps = try a.int("steps")
+            s.lr = Float(try a.number("lr")); s.batch = try a.int("batch"); s.samples = try a.int("samples")
+            s.ortho = Float(try a.number("ortho")); s.seed = try ip.seed(a)
+            s.prefix = try a.string("prefix"); s.suffix = try a.string("suffix")
+            for (name, v) in [("prompts", s.prompts), ("tokens", s.tokens), ("batch", s.batch), ("samples", s.samples)] where v < 1 {
+                throw ArgumentError("learn: \(name): must be at least 1, got \(v)", argument: name)
+            }
+            guard s.steps >= 0 else { throw ArgumentError("learn: steps: must be ≥ 0", argument: "steps") }
+            do {
+                let size = sd.unet.sampleSize * sd.vae.downscale
+                let latents = try sd.referenceLatents(try a.tensor("images"), size: size)
+                let learned = try sd.learn(latents: latents, s)
+                let (mu, sigma) = try withoutGrad { try learned.dist.gaussian(sd) }
+                return .object(DistributionValue(sd: sd, learned: learned, mean: mu, std: sigma))
+            } catch let e as ModelError { throw ArgumentError("learn: \(e.message)") }
+        }, topic: topic)
+        register(Builtin("sample", [.positional("D", .any), .labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1)),
+                                    .labeled("steps", .int, default: .number(50)), .labeled("cfg", .number, default: .number(7.5)),
+                                    .labeled("sampler", .string, default: .string("ddim")), .labeled("schedule", .string, default: .string("normal")),
+                                    .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")],
+                         doc: "Images from a distribution: conditions μ + γσε, guided against the empty prompt.",
+                         example: "sample(D, n: 8, gamma: 1, steps: 30, seed: 2)") { a, ip in
+            let d = try a.distribution("D")
+            let n = try a.int("n"), gamma = try a.number("gamma")
+            guard n >= 1 else { throw ArgumentError("sample: n must be ≥ 1", argument: "n") }
+            guard gamma >= 0 else { throw ArgumentError("sample: gamma must be ≥ 0 (it scales σ), got \(formatNumber(gamma))", argument: "gamma") }
+            var o = GenerationOptions()
+            o.steps = try a.int("steps"); o.cfg = Float(try a.number("cfg")); o.sampler = try a.string("sampler"); o.schedule = try a.string("schedule")
+            o.seed = try ip.seed(a)
+            do {
+                var rng = RandomGenerator(seed: o.seed &+ 0xC0DE)
+                let eps = rng.normal([n] + d.mean.shape)
+                let cond = try withoutGrad { try d.mean.unsqueezed(0) + d.std.unsqueezed(0) * eps * Float(gamma) }
+                return .tensor(try d.sd.sample(conditions: cond, unconditional: try withoutGrad { try d.sd.encode("") }, o))
+            } catch let e as ModelError { throw ArgumentError("sample: \(e.message)") }
+        }, topic: topic)
+        register(Builtin("mix", [.positional("distributions", .list), .labeled("weights", .optional(.list)), .labeled("gammas", .optional(.list))],
+                         doc: "Mixes distributions: μ = Σ wᵢμᵢ, σ = √Σ(wᵢγᵢσᵢ)² (weights are normalised to sum to 1, with a warning).",
+                         example: "mix([D1, D2], weights: [0.5, 0.5])") { a, ip in
+            let ds = try a.list("distributions").map { v -> DistributionValue in
+                guard case .object(let o) = v, let d = o as? DistributionValue else { throw ArgumentError("mix: every item must be a distribution, got \(describeForError(v))", argument: "distributions") }
+                return d
+            }
+            guard !ds.isEmpty else { throw ArgumentError("mix: no distributions", argument: "distributions") }
+            guard ds.allSatisfy({ $0.sd === ds[0].sd }) else { throw ArgumentError("mix: the distributions were learned on different models", argument: "distributions") }
+            func numbers(_ n: String, _ d: Double) throws -> [Float] {
+                guard case .list(let l) = a[n] else { return [Float](repeating: Float(d), count: ds.count) }
+                let xs = try l.map { v -> Float in if case .number(let x) = v { return Float(x) }; throw ArgumentError("mix: \(n) are numbers", argument: n) }
+                guard xs.count == ds.count else { throw ArgumentError("mix: \(xs.count) \(n) for \(ds.count) distributions", argument: n) }
+                return xs
+            }
+            var w = try numbers("weights", 1 / Double(ds.count))
+            let g = try numbers("gammas", 1)
+            guard w.allSatisfy({ $0 >= 0 }), w.reduce(0, +) > 0 else { throw ArgumentError("mix: weights must be ≥ 0 and not all 0", argument: "weights") }
+            guard g.allSatisfy({ $0 >= 0 }) else { throw ArgumentError("mix: gammas must be ≥ 0", argument: "gammas") }
+            let total = w.reduce(0, +)
+            if abs(total - 1) > 1e-6 {
+                ip.warn("mix: weights sum to \(formatNumber(Double(total))); normalised to sum to 1")
+                w = w.map { $0 / total }
+            }
+            let (mu, sigma) = try PromptMath.mix(means: ds.map(\.mean), stds: ds.map(\.std), weights: w, gammas: g)
+            return .object(DistributionValue(sd: ds[0].sd, learned: nil, mean: mu, std: sigma))
+        }, topic: topic)
+        register(Builtin("stats", [.positional("D", .any)], doc: "Summary figures of a distribution.", example: "stats(D)") { a, _ in
+            let d = try a.distribution("D")
+            var s = OrderedDict()
+            if let l = d.learned {
+                s["prompts"] = .number(Double(l.dist.k)); s["tokens"] = .number(Double(l.dist.m))
+                s["steps"] = .number(Double(l.completedSteps)); s["final_loss"] = .number(Double(l.lastLoss))
+                s["prefix"] = .string(l.dist.prefix); s["suffix"] = .string(l.dist.suffix)
+            }
+            s["mean_std"] = .number(Double(try d.std.mean().item)); s["max_std"] = .number(Double(try d.std.max().item))
+            s["mean_norm"] = .number(Double(try (d.mean * d.mean).sum().sqrt().item))
+            return .dict(s)
+        }, topic: topic)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import DreamTensor
+import DreamModels
+import DreamDiffusion
+
+/// Settings of a learning run (METHOD.md defaults).
+public struct LearningSettings {
+    public var prompts = 32, tokens = 4, steps = 1000, batch = 4, samples = 4
+    public var lr: Float = 1e-3, ortho: Float = 1e-3, weightDecay: Float = 0.01, clip: Float = 1
+    public var seed: UInt64 = 0
+    public var prefix = "", suffix = ""
+    public init() {}
+}
+
+/// A learned distribution with what produced it.
+public final class LearnedDistribution {
+    public let dist: PromptDistribution
+    public let settings: LearningSettings
+    public internal(set) var completedSteps = 0
+    public internal(set) var lastLoss: Float = .nan
+    public init(_ dist: PromptDistribution, settings: LearningSettings) { self.dist = dist; self.settings = settings }
+}
+
+extension StableDiffusion {
+    /// Reference images [N, 3, H, W] in [0, 1] as scaled latents at the model's resolution (random crops
+    /// happen per step, from images resized so their short side fits).
+    public func referenceLatents(_ images: Tensor, size: Int) throws -> Tensor {
+        guard images.rank == 4, images.shape[1] == 3, images.shape[0] > 0 else {
+            throw ModelError("reference images must be a batch [N, 3, H, W] with N ≥ 1, got \(shapeString(images.shape))")
+        }
+        let (h, w) = (images.shape[2], images.shape[3])
+        let scale = Double(size) / Double(min(h, w))
+        let resized = try images.resized(height: max(size, Int((Double(h) * scale).rounded())), width: max(size, Int((Double(w) * scale).rounded())))
+        return try withoutGrad { try vae.encodeMean(resized * 2 - 1) * vae.scalingFactor }
+    }
+
+    /// Learns a prompt distribution from reference latents (see `referenceLatents`). Each step draws a
+    /// batch of references, a random crop of the model's latent size, timesteps, noise and conditions
+    /// from (seed, step); `Job` cancellation stops after the last completed step, keeping it.
+    public func learn(latents: Tensor, _ s: LearningSettings, onStep: ((Int, Float) -> Void)? = nil) throws -> LearnedDistribution {
+        let dist = PromptDistribution(k: s.prompts, m: s.tokens, width: textEncoder.hidden, seed: s.seed, prefix: s.prefix, suffix: s.suffix)
+        _ = try dist.embeddings(self, vectors: dist.prompts)   // checks that prefix + tokens + suffix fit
+        let result = LearnedDistribution(dist, settings: s)
+        let objective = LearningObjective(samples: s.samples, orthoWeight: s.ortho)
+        let ns = try noiseSchedule
+        let v = dist.prompts.param()
+        let opt = AdamW([v], lr: s.lr, weightDecay: s.weightDecay)
+        let n = latents.shape[0], size = unet.sampleSize
+        let (lh, lw) = (latents.shape[2], latents.shape[3])
+        let progress = Job.progress("learning", total: s.steps)
+        defer { progress.finish() }
+        for step in 0..<s.steps {
+            do { try Job.checkCancelled() } catch { break }   // keep what was learned so far
+            var rng = RandomGenerator(seed: s.seed &+ 0xD15 &+ UInt64(step) &* 0x9E37_79B9)
+            let b = min(s.batch, n)
+            var crops: [Tensor] = []
+            for _ in 0..<b {
+                let i = rng.int(below: n)
+                let y = rng.int(below: lh - min(size, lh) + 1), x = rng.int(below: lw - min(size, lw) + 1)
+                crops.append(try latents.sliced(axis: 0, start: i, end: i + 1).sliced(axis: 2, start: y, end: y + min(size, lh)).sliced(axis: 3, start: x, end: x + min(size, lw)))
+            }
+            let z0 = try concatenate(crops, axis: 0)
+            let noise = StepNoise(batch: b, samples: s.samples, latentShape: Array(z0.shape.dropFirst()),
+                                  context: [tokenizer.maxLength, textEncoder.hidden], trainSteps: ns.trainSteps, seed: rng.seed &+ rng.offset)
+            let loss = try objective.loss(self, dist, vectors: v, latents: z0, noise: noise)
+            let (g, _) = try clipGradNorm(try gradients(of: loss, wrt: [v]), maxNorm: s.clip)
+            try opt.update(g)
+            result.completedSteps = step + 1
+            result.lastLoss = try loss.item
+            progress.update(step + 1, note: String(format: "loss %.4f", result.lastLoss))
+            onStep?(step + 1, result.lastLoss)
+        }
+        dist.prompts = v.detached
+        return result
+    }
+
+    /// Images from a distribution: c = μ + γ σ ε per image, guided against the encoding of "".
+    public func sample(_ dist: PromptDistribution, n: Int, gamma: Float, _ o: GenerationOptions) throws -> Tensor {
+        let (mu, sigma) = try withoutGrad { try dist.gaussian(self) }
+        var rng = RandomGenerator(seed: o.seed &+ 0xC0DE)
+        let eps = rng.normal([n] + mu.shape)
+        let cond = try withoutGrad { try mu.unsqueezed(0) + sigma.unsqueezed(0) * eps * gamma }
+        return try sample(conditions: cond, unconditional: try withoutGrad { try encode("") }, o)
+    }
+}
