@@ -19,6 +19,9 @@ public final class LearnedDistribution {
     public internal(set) var completedSteps = 0
     public internal(set) var lastLoss: Float = .nan
     public init(_ dist: PromptDistribution, settings: LearningSettings) { self.dist = dist; self.settings = settings }
+
+    /// Progress figures of a distribution read back from a file.
+    public func restore(steps: Int, loss: Float) { completedSteps = steps; lastLoss = loss }
 }
 
 extension StableDiffusion {

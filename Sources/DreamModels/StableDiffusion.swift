@@ -37,6 +37,16 @@ public final class StableDiffusion {
         schedulerConfig = try Config(path: "\(path)/scheduler/scheduler_config.json")
     }
 
+    /// What a learned distribution is tied to: the folder's name and a hash of the component configs
+    /// (FNV-1a 64), so that the same model elsewhere on disk is recognised and a different one refused.
+    public var identity: (name: String, configHash: String) {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for c in ["text_encoder/config.json", "unet/config.json", "vae/config.json", "scheduler/scheduler_config.json", "tokenizer/tokenizer_config.json"] {
+            for b in FileManager.default.contents(atPath: "\(path)/\(c)") ?? Data() { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        }
+        return ((path as NSString).lastPathComponent, String(format: "%016llx", h))
+    }
+
     /// Text-encoder output [1, 77, d] for a prompt.
     public func encode(_ prompt: String) throws -> Tensor {
         try textEncoder(ids: [tokenizer.encode(prompt)])

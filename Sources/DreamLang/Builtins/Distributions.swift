@@ -3,6 +3,7 @@ import DreamTensor
 import DreamModels
 import DreamDiffusion
 import DreamMethod
+import DreamIO
 
 /// A prompt distribution as a language value: learned (with its prompts) or mixed (mean and σ only).
 public final class DistributionValue: DreamObject {
@@ -135,5 +136,72 @@ extension Registry {
             s["mean_norm"] = .number(Double(try (d.mean * d.mean).sum().sqrt().item))
             return .dict(s)
         }, topic: topic)
+    }
+}
+
+/// Models loaded by path, shared by the distributions that refer to them.
+nonisolated(unsafe) var loadedModels: [String: StableDiffusion] = [:]
+
+func loadModel(_ path: String) throws -> StableDiffusion {
+    let key = (path as NSString).standardizingPath
+    if let m = loadedModels[key] { return m }
+    let m = try StableDiffusion(path: path)
+    loadedModels[key] = m
+    return m
+}
+
+/// Distributions in safetensors: prompts (when learned), mean and std, with metadata naming the base
+/// model (path, name, config hash) and the learning settings.
+enum DistributionFile {
+    static let format = "dream-distribution", version = "1"
+
+    static func save(_ d: DistributionValue, to path: String) throws {
+        var tensors = ["mean": d.mean, "std": d.std]
+        let id = d.sd.identity
+        var meta = ["format": format, "format_version": version, "model_path": (d.sd.path as NSString).standardizingPath,
+                    "model_name": id.name, "model_config_hash": id.configHash]
+        if let l = d.learned {
+            tensors["prompts"] = l.dist.prompts
+            let s = l.settings
+            meta.merge(["k": "\(l.dist.k)", "m": "\(l.dist.m)", "prefix": l.dist.prefix, "suffix": l.dist.suffix,
+                        "steps": "\(l.completedSteps)", "lr": "\(s.lr)", "batch": "\(s.batch)", "samples": "\(s.samples)",
+                        "ortho": "\(s.ortho)", "seed": "\(s.seed)", "final_loss": "\(l.lastLoss)"]) { $1 }
+        }
+        try SafeTensors.save(tensors, metadata: meta, to: path)
+    }
+
+    /// A distribution from a file written by `save`, bound again to its base model.
+    static func load(_ f: SafeTensorsFile) throws -> DistributionValue {
+        let meta = f.metadata
+        guard meta["format"] == format else { throw FileError(f.path, "not a dream distribution") }
+        guard meta["format_version"] == version else {
+            throw FileError(f.path, "distribution format version \(meta["format_version"] ?? "?") is not supported (this dream reads \(version))")
+        }
+        guard let modelPath = meta["model_path"] else { throw FileError(f.path, "the file does not name its base model") }
+        let sd: StableDiffusion
+        do { sd = try loadModel(modelPath) } catch {
+            throw FileError(f.path, "its base model \(meta["model_name"] ?? "?") (\(modelPath)) cannot be loaded: \(error)")
+        }
+        let id = sd.identity
+        guard id.configHash == meta["model_config_hash"] else {
+            throw FileError(f.path, "learned on model \(meta["model_name"] ?? "?") (config \(meta["model_config_hash"] ?? "?")), but \(modelPath) is now \(id.name) (config \(id.configHash)); refusing to use it with a different model")
+        }
+        let mean = try f.tensor("mean"), std = try f.tensor("std")
+        var learned: LearnedDistribution? = nil
+        if f.entries["prompts"] != nil {
+            let prompts = try f.tensor("prompts")
+            let dist = PromptDistribution(k: prompts.shape[0], m: prompts.shape[1], width: prompts.shape[2], seed: 0,
+                                          prefix: meta["prefix"] ?? "", suffix: meta["suffix"] ?? "")
+            dist.prompts = prompts
+            var s = LearningSettings()
+            s.prompts = dist.k; s.tokens = dist.m; s.prefix = dist.prefix; s.suffix = dist.suffix
+            s.lr = Float(meta["lr"] ?? "") ?? s.lr; s.batch = Int(meta["batch"] ?? "") ?? s.batch
+            s.samples = Int(meta["samples"] ?? "") ?? s.samples; s.ortho = Float(meta["ortho"] ?? "") ?? s.ortho
+            s.seed = UInt64(meta["seed"] ?? "") ?? 0
+            let l = LearnedDistribution(dist, settings: s)
+            l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan)
+            learned = l
+        }
+        return DistributionValue(sd: sd, learned: learned, mean: mean, std: std)
     }
 }

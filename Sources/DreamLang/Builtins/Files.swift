@@ -12,6 +12,7 @@ extension Registry {
             switch (path as NSString).pathExtension.lowercased() {
             case "safetensors":
                 let f = try SafeTensorsFile(path: path)
+                if f.metadata["format"] == DistributionFile.format { return .object(try DistributionFile.load(f)) }
                 return .dict(OrderedDict(try f.names.map { ($0, .tensor(try f.tensor($0))) }))
             case "png":
                 return .tensor(try PNG.read(path))
@@ -29,13 +30,14 @@ extension Registry {
             }
         }, topic: topic)
         register(Builtin("save", [.positional("path", .string), .positional("value", .any), .labeled("columns", .optional(.int), "images per row of a PNG grid")],
-                         doc: "Writes a file by its extension (atomically): .safetensors ← tensor or dictionary of tensors, .png ← image batch (a grid when several), .json ← plain values.",
+                         doc: "Writes a file by its extension (atomically): .safetensors ← tensor, dictionary of tensors or distribution, .png ← image batch (a grid when several), .json ← plain values.",
                          example: "save(\"out.png\", images, columns: 4)") { a, _ in
             let path = try a.string("path")
             let value = a["value"]
             switch (path as NSString).pathExtension.lowercased() {
             case "safetensors":
                 switch value {
+                case .object(let o as DistributionValue): try DistributionFile.save(o, to: path)
                 case .tensor(let t): try SafeTensors.save(["tensor": t], to: path)
                 case .dict(let d):
                     var ts: [String: Tensor] = [:]

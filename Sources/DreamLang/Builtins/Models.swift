@@ -45,7 +45,7 @@ extension Registry {
                 throw ArgumentError("model: the built-in model is not installed in this build yet; load a diffusers folder with model(PATH)", argument: "path")
             }
             do {
-                return .object(ModelValue(try StableDiffusion(path: path), name: (path as NSString).lastPathComponent))
+                return .object(ModelValue(try loadModel(path), name: (path as NSString).lastPathComponent))
             } catch let e as ModelError { throw ArgumentError("model: \(e.message)", argument: "path") }
         }, topic: topic)
         register(Builtin("encode", [modelParam, .positional("text", .string)], doc: "Text-encoder output [1, 77, d]: what the UNet is conditioned on.",

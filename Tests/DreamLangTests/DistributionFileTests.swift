@@ -1,0 +1,49 @@
+import Foundation
+import XCTest
+import DreamLang
+
+/// Distributions saved and loaded: a bit-exact round trip, and a refusal naming both models when the
+/// base model changed.
+final class DistributionFileTests: XCTestCase {
+    func run(_ code: String) throws -> String {
+        let interp = Interpreter(registry: Registry.standard())
+        var out = ""
+        interp.write = { out += $0 }
+        interp.warn = { _ in }
+        try interp.run(SourceFile(name: "test", text: code))
+        return out
+    }
+
+    func testRoundTripIsBitExactAndAChangedModelIsRefused() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("tiny-sd").path
+        try FileManager.default.copyItem(atPath: repoRoot.appendingPathComponent("Tests/Fixtures/sd/sd1").path, toPath: model)
+        for f in ["vocab.json", "merges.txt"] {   // the fixture shares them through relative links
+            try FileManager.default.removeItem(atPath: "\(model)/tokenizer/\(f)")
+            try FileManager.default.copyItem(atPath: repoRoot.appendingPathComponent("Tests/Fixtures/clip/\(f)").path, toPath: "\(model)/tokenizer/\(f)")
+        }
+        let file = dir.appendingPathComponent("d.safetensors").path
+        let out = try run("""
+            let m = model("\(model)")
+            let D = learn(m, world.render(n: 4, seed: 0, resolution: 32), prompts: 3, tokens: 2, steps: 3, seed: 1, suffix: "at night")
+            save("\(file)", D)
+            let E = load("\(file)")
+            print(type(E), max(abs(E.prompts - D.prompts)) == 0, max(abs(E.mean - D.mean)) == 0, max(abs(E.std - D.std)) == 0)
+            print(stats(E)["steps"], stats(E)["suffix"], stats(E)["final_loss"] == stats(D)["final_loss"])
+            print(sample(E, n: 1, steps: 2, seed: 3).shape)
+            """)
+        XCTAssertEqual(out, "distribution true true true\n3 at night true\n[1, 3, 16, 16]\n")
+        // Change the model's UNet config: the distribution is refused, naming both identities.
+        let cfg = "\(model)/unet/config.json"
+        var text = try String(contentsOfFile: cfg, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"norm_eps\": 1e-05", with: "\"norm_eps\": 2e-05")
+        try text.write(toFile: cfg, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try run("""
+            let D = load("\(file)")
+            """)) { e in
+            let s = "\(e)"
+            XCTAssertTrue(s.contains("learned on model tiny-sd (config ") && s.contains("is now tiny-sd (config ") && s.contains("refusing"), s)
+        }
+    }
+}
