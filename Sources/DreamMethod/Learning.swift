@@ -77,12 +77,12 @@ extension StableDiffusion {
         return result
     }
 
-    /// Images from a distribution: c = μ + γ σ ε per image, guided against the encoding of "".
-    public func sample(_ dist: PromptDistribution, n: Int, gamma: Float, _ o: GenerationOptions) throws -> Tensor {
-        let (mu, sigma) = try withoutGrad { try dist.gaussian(self) }
+    /// Images from a distribution given by μ and σ [77, d]: c = μ + γσε per image (ε from the seed),
+    /// guided against the encoding of "".
+    public func sample(mean: Tensor, std: Tensor, n: Int, gamma: Float, _ o: GenerationOptions) throws -> Tensor {
         var rng = RandomGenerator(seed: o.seed &+ 0xC0DE)
-        let eps = rng.normal([n] + mu.shape)
-        let cond = try withoutGrad { try mu.unsqueezed(0) + sigma.unsqueezed(0) * eps * gamma }
+        let eps = rng.normal([n] + mean.shape)
+        let cond = try withoutGrad { try mean.unsqueezed(0) + std.unsqueezed(0) * eps * gamma }
         return try sample(conditions: cond, unconditional: try withoutGrad { try encode("") }, o)
     }
 }

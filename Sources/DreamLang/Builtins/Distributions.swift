@@ -91,10 +91,7 @@ extension Registry {
             o.steps = try a.int("steps"); o.cfg = Float(try a.number("cfg")); o.sampler = try a.string("sampler"); o.schedule = try a.string("schedule")
             o.seed = try ip.seed(a)
             do {
-                var rng = RandomGenerator(seed: o.seed &+ 0xC0DE)
-                let eps = rng.normal([n] + d.mean.shape)
-                let cond = try withoutGrad { try d.mean.unsqueezed(0) + d.std.unsqueezed(0) * eps * Float(gamma) }
-                return .tensor(try d.sd.sample(conditions: cond, unconditional: try withoutGrad { try d.sd.encode("") }, o))
+                return .tensor(try d.sd.sample(mean: d.mean, std: d.std, n: n, gamma: Float(gamma), o))
             } catch let e as ModelError { throw ArgumentError("sample: \(e.message)") }
         }, topic: topic)
         register(Builtin("mix", [.positional("distributions", .list), .labeled("weights", .optional(.list)), .labeled("gammas", .optional(.list))],
