@@ -77,6 +77,25 @@ extension Registry {
                 return .object(DistributionValue(sd: sd, learned: learned, mean: mu, std: sigma))
             } catch let e as ModelError { throw ArgumentError("learn: \(e.message)") }
         }, topic: topic)
+        register(Builtin("textual_inversion", [.positional("m", .any), .positional("images", .tensor),
+                                               .labeled("tokens", .int, default: .number(4)), .labeled("steps", .int, default: .number(500)),
+                                               .labeled("lr", .number, default: .number(1e-3)), .labeled("batch", .int, default: .number(4)),
+                                               .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")],
+                         doc: "The single-prompt baseline: the same learning with K = 1 (so σ = 0) and no orthogonality term.",
+                         example: "let TI = textual_inversion(m, refs, steps: 300, seed: 1)") { a, ip in
+            let sd = try a.model("m")
+            var s = LearningSettings()
+            s.prompts = 1; s.samples = 1; s.ortho = 0
+            s.tokens = try a.int("tokens"); s.steps = try a.int("steps"); s.lr = Float(try a.number("lr")); s.batch = try a.int("batch")
+            s.seed = try ip.seed(a)
+            guard s.tokens >= 1, s.batch >= 1, s.steps >= 0 else { throw ArgumentError("textual_inversion: tokens and batch must be ≥ 1, steps ≥ 0") }
+            do {
+                let latents = try sd.referenceLatents(try a.tensor("images"), size: sd.unet.sampleSize * sd.vae.downscale)
+                let learned = try sd.learn(latents: latents, s)
+                let (mu, sigma) = try withoutGrad { try learned.dist.gaussian(sd) }
+                return .object(DistributionValue(sd: sd, learned: learned, mean: mu, std: sigma))
+            } catch let e as ModelError { throw ArgumentError("textual_inversion: \(e.message)") }
+        }, topic: topic)
         register(Builtin("sample", [.positional("D", .any), .labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1)),
                                     .labeled("steps", .int, default: .number(50)), .labeled("cfg", .number, default: .number(7.5)),
                                     .labeled("sampler", .string, default: .string("ddim")), .labeled("schedule", .string, default: .string("normal")),
