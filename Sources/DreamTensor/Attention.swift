@@ -44,13 +44,21 @@ extension Tensor {
         let lse = Tensor(uninitialized: [b, heads, nq])
         parallelFor(b * heads * blocks, perWorker: 1) { tasks in
             let scores = Storage(count: chunk * nk), ps = scores.pointer
+            // This head's keys transposed into a contiguous [dh, Nk] block: the score GEMM then streams
+            // a plain row-major operand (faster to pack than a strided transposed one when dh is small).
+            let keysT = Storage(count: dh * nk), pkT = keysT.pointer
+            var keysFor = -1
             var sums = [Float](repeating: 0, count: chunk)
             for task in tasks {
                 let bh = task / blocks, i0 = (task % blocks) * chunk, rows = Swift.min(chunk, nq - i0)
                 let hv = HeadView(q, k, v, out, b: bh / heads, h: bh % heads, dh: dh, dvh: dvh)
                 let lh = lse.pointer + bh * nq
+                if keysFor != bh {
+                    for j in 0..<nk { for c in 0..<dh { pkT[c * nk + j] = hv.k[j * d + c] } }
+                    keysFor = bh
+                }
                 // Scaled scores S = sc·Q Kᵀ, unnormalised probabilities, O = P V, then each O row / Σ P.
-                gemm1(transB: true, m: rows, n: nk, k: dh, alpha: sc, a: hv.q + i0 * d, lda: d, b: hv.k, ldb: d, c: ps, ldc: nk)
+                gemm1(m: rows, n: nk, k: dh, alpha: sc, a: hv.q + i0 * d, lda: d, b: pkT, ldb: nk, c: ps, ldc: nk)
                 for i in 0..<rows {
                     let (sum, l) = softmaxRowUnnormalised(ps + i * nk, nk, valid: causal ? Swift.min(nk, i0 + i + 1) : nk)
                     lh[i0 + i] = l
@@ -62,7 +70,7 @@ extension Tensor {
                     for j in 0..<dvh { o[j] *= f }
                 }
             }
-            withExtendedLifetime(scores) {}   // used through its pointer only
+            withExtendedLifetime((scores, keysT)) {}   // used through their pointers only
         }
         return out.recorded("attention", [q, k, v]) { g, needs in
             let gq = Tensor(uninitialized: q.shape), gk = Tensor(uninitialized: k.shape), gv = Tensor(uninitialized: v.shape)
