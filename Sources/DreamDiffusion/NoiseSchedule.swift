@@ -12,6 +12,8 @@ public struct NoiseSchedule {
     public let spacing: String
     public let stepsOffset: Int
     public let setAlphaToOne: Bool
+    /// log σ of every training step (for σ → t lookups).
+    let logSigmas: [Double]
 
     public init(config c: Config) throws {
         let trainSteps = try c.int("num_train_timesteps", 1000)
@@ -34,7 +36,9 @@ public struct NoiseSchedule {
             throw ModelError("\(c.path): unsupported beta_schedule '\(kind)' (known: scaled_linear, linear, squaredcos_cap_v2)")
         }
         var acc: Float = 1
-        alphasCumprod = betas.map { acc *= (1 - $0); return acc }
+        let cumprod = betas.map { acc *= (1 - $0); return acc }
+        alphasCumprod = cumprod
+        logSigmas = cumprod.map { a in log(((1 - Double(a)) / Double(a)).squareRoot()) }
         let pred = try c.string("prediction_type", "epsilon")
         guard let p = Prediction(rawValue: pred) else { throw ModelError("\(c.path): unsupported prediction_type '\(pred)'") }
         prediction = p
@@ -52,7 +56,6 @@ public struct NoiseSchedule {
         return sig(lo) * (1 - w) + sig(hi) * w
     }
 
-    var logSigmas: [Double] { alphasCumprod.map { a in log(((1 - Double(a)) / Double(a)).squareRoot()) } }
 
     /// diffusers' _sigma_to_t: the fractional training step whose log σ matches.
     public func timestep(for sigma: Double) -> Double {

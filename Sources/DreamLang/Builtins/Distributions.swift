@@ -46,6 +46,16 @@ extension Args {
     }
 }
 
+/// Reference images → latents at the model's resolution → a learned distribution, as a value.
+func learnedValue(_ sd: StableDiffusion, images: Tensor, _ s: LearningSettings, caller: String) throws -> Value {
+    do {
+        let latents = try sd.referenceLatents(images, size: sd.unet.sampleSize * sd.vae.downscale)
+        let learned = try sd.learn(latents: latents, s)
+        let (mu, sigma) = try withoutGrad { try learned.dist.gaussian(sd) }
+        return .object(DistributionValue(sd: sd, learned: learned, mean: mu, std: sigma))
+    } catch let e as ModelError { throw ArgumentError("\(caller): \(e.message)") }
+}
+
 extension Registry {
     func registerDistributions() {
         let topic = "distributions"
@@ -69,13 +79,7 @@ extension Registry {
                 throw ArgumentError("learn: \(name): must be at least 1, got \(v)", argument: name)
             }
             guard s.steps >= 0 else { throw ArgumentError("learn: steps: must be ≥ 0", argument: "steps") }
-            do {
-                let size = sd.unet.sampleSize * sd.vae.downscale
-                let latents = try sd.referenceLatents(try a.tensor("images"), size: size)
-                let learned = try sd.learn(latents: latents, s)
-                let (mu, sigma) = try withoutGrad { try learned.dist.gaussian(sd) }
-                return .object(DistributionValue(sd: sd, learned: learned, mean: mu, std: sigma))
-            } catch let e as ModelError { throw ArgumentError("learn: \(e.message)") }
+            return try learnedValue(sd, images: try a.tensor("images"), s, caller: "learn")
         }, topic: topic)
         register(Builtin("textual_inversion", [.positional("m", .any), .positional("images", .tensor),
                                                .labeled("tokens", .int, default: .number(4)), .labeled("steps", .int, default: .number(500)),
@@ -89,12 +93,7 @@ extension Registry {
             s.tokens = try a.int("tokens"); s.steps = try a.int("steps"); s.lr = Float(try a.number("lr")); s.batch = try a.int("batch")
             s.seed = try ip.seed(a)
             guard s.tokens >= 1, s.batch >= 1, s.steps >= 0 else { throw ArgumentError("textual_inversion: tokens and batch must be ≥ 1, steps ≥ 0") }
-            do {
-                let latents = try sd.referenceLatents(try a.tensor("images"), size: sd.unet.sampleSize * sd.vae.downscale)
-                let learned = try sd.learn(latents: latents, s)
-                let (mu, sigma) = try withoutGrad { try learned.dist.gaussian(sd) }
-                return .object(DistributionValue(sd: sd, learned: learned, mean: mu, std: sigma))
-            } catch let e as ModelError { throw ArgumentError("textual_inversion: \(e.message)") }
+            return try learnedValue(sd, images: try a.tensor("images"), s, caller: "textual_inversion")
         }, topic: topic)
         register(Builtin("sample", [.positional("D", .any), .labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1)),
                                     .labeled("steps", .int, default: .number(50)), .labeled("cfg", .number, default: .number(7.5)),
