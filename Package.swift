@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "dream", targets: ["dream"]),
         .executable(name: "dream-bench", targets: ["DreamBench"]),
+        .executable(name: "dream-train", targets: ["DreamTrain"]),
     ],
     dependencies: [],
     targets: [
@@ -38,23 +39,28 @@ let package = Package(
         // The built-in world: procedural scenes, captions, reference concepts, the renderer.
         .target(name: "DreamWorld", dependencies: ["DreamTensor"], swiftSettings: numeric),
 
+        // Shipped files: the built-in model and the oracle (made by scripts/train-builtin, scripts/train-oracle).
+        .target(name: "DreamAssets", resources: [.copy("builtin"), .copy("oracle.safetensors"), .copy("clip")]),
+
         // Layer 4: the method (prompt distributions, evaluation metrics).
         .target(name: "DreamMethod", dependencies: ["DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor"], swiftSettings: numeric),
 
         // Layer 5: the language (lexer, parser, evaluator, values, built-in registry).
-        .target(name: "DreamLang", dependencies: ["DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .target(name: "DreamLang", dependencies: ["DreamAssets", "DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
 
         // Non-variadic wrappers over libedit for the REPL.
         .target(name: "CEditShim", dependencies: ["CEdit"]),
 
         // Layer 6: the command line and the interactive REPL.
         .executableTarget(name: "dream", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "CEditShim"], swiftSettings: cpu),
-        .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO", "DreamModels", "DreamWorld"], swiftSettings: numeric),
+        // Training of the built-in model and the oracle (scripts/train-builtin, scripts/train-oracle).
+        .executableTarget(name: "DreamTrain", dependencies: ["DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: numeric),
+        .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO", "DreamModels", "DreamWorld", "DreamDiffusion", "DreamMethod", "DreamAssets"], swiftSettings: numeric),
 
         .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamMethod", "DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamMethodTests", dependencies: ["DreamMethod", "DreamTensor"], swiftSettings: cpu),
+        .testTarget(name: "DreamMethodTests", dependencies: ["DreamMethod", "DreamAssets", "DreamModels", "DreamDiffusion", "DreamWorld", "DreamTensor"], swiftSettings: cpu),
         .testTarget(name: "DreamWorldTests", dependencies: ["DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
     ],

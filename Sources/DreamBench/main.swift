@@ -3,6 +3,9 @@ import COpenBLAS
 import DreamTensor
 import DreamModels
 import DreamWorld
+import DreamDiffusion
+import DreamMethod
+import DreamAssets
 
 // Engine benchmarks (scripts/bench). Prints one line per figure; scripts/bench adds PyTorch's.
 setvbuf(stdout, nil, _IOLBF, 0)
@@ -117,4 +120,31 @@ if wants("world") {
     let scenes = try World.scenes(n: 500, seed: 1)
     let t = try time(reps: 2) { _ = try Renderer.render(scenes, size: 64) }
     report("world render 64x64", 500 / t * 60, "images/min")
+}
+
+// The built-in model: load time, 16 images at the model's default settings, one learning step with
+// K = 32 prompts × M = 4 tokens, batch 4, S = 4 samples (issue #6's figure), evaluation of 200 images.
+if wants("builtin") {
+    let t0 = now()
+    let sd = try StableDiffusion(path: Assets.builtinModel)
+    report("builtin load", (now() - t0) * 1e3, "ms")
+    var o = GenerationOptions()
+    o.steps = sd.defaultSteps ?? o.steps; o.cfg = sd.defaultCFG ?? o.cfg; o.batch = 16
+    let prompts = try World.scenes(n: 16, seed: 1).map(\.caption)
+    let tGen = try time(reps: 1) { _ = try sd.generate(prompts, o) }
+    report("builtin generate 16 images, \(o.steps) steps", tGen, "s")
+    let refs = try Renderer.render(World.scenes(n: 8, seed: 0, constraints: World.concept("cones")!), size: 64)
+    let latents = try sd.referenceLatents(refs, size: sd.unet.sampleSize * sd.vae.downscale)
+    var s = LearningSettings()
+    s.prompts = 32; s.tokens = 4; s.batch = 4; s.samples = 4; s.steps = 6
+    var stamps: [Double] = []
+    _ = try sd.learn(latents: latents, s) { _, _ in stamps.append(now()) }
+    report("builtin learning step K32 M4 B4 S4", (stamps.last! - stamps.first!) / Double(stamps.count - 1), "s")
+    let e = Evaluator(oracle: try Oracle(path: Assets.oracle))
+    let images = try Renderer.render(World.scenes(n: 200, seed: 9, constraints: World.concept("cones")!), size: 64)
+    let tTruth = now()
+    _ = try e.truthFeatures(World.concept("cones")!)
+    report("evaluate: truth set (2000 renders, once per concept)", now() - tTruth, "s")
+    let tEval = try time(reps: 1) { _ = try e.evaluate(images, constraints: World.concept("cones")!) }
+    report("evaluate 200 images", tEval, "s")
 }

@@ -7,6 +7,8 @@ public struct GenerationOptions {
     public var steps = 50
     public var cfg: Float = 7.5
     public var sampler = "ddim"
+    /// DDIM's η (0: deterministic; 1: DDPM's posterior noise). Only "ddim" uses it.
+    public var eta = 0.0
     public var schedule = "normal"
     public var seed: UInt64 = 0
     /// Starting latents in unit-variance noise scale; drawn from `seed` when nil.
@@ -34,8 +36,13 @@ extension StableDiffusion {
     public func sample(conditions: Tensor, unconditional: Tensor, _ o: GenerationOptions) throws -> Tensor {
         try withoutGrad {
             let n = conditions.shape[0]
-            guard let (sampler, family) = Samplers.all[o.sampler].map({ ($0.sampler, $0.family) }) else {
+            guard var (sampler, family) = Samplers.all[o.sampler].map({ ($0.sampler, $0.family) }) else {
                 throw ModelError("unknown sampler '\(o.sampler)' (available: \(Samplers.all.keys.sorted().joined(separator: ", ")))")
+            }
+            guard o.eta >= 0 else { throw ModelError("eta must be ≥ 0, got \(o.eta)") }
+            if o.eta > 0 {
+                guard o.sampler == "ddim" else { throw ModelError("eta applies to the \"ddim\" sampler only (got sampler \"\(o.sampler)\")") }
+                sampler = Samplers.ddim(eta: o.eta)
             }
             let ns = try noiseSchedule
             let sched = try StepSchedule.make(ns, steps: o.steps, family: family, kind: o.schedule)
@@ -69,7 +76,7 @@ extension StableDiffusion {
                     case .v: return try x * Float(1 / (sigma * sigma + 1)) - guided * Float(sigma / (sigma * sigma + 1).squareRoot())
                     }
                 }
-                var rng = RandomGenerator(seed: o.seed &+ 0x5eed)
+                var rng = RandomGenerator(seed: o.seed &+ 0x5eed &+ UInt64(start) &* 0x9E37_79B9)
                 let x0 = try noise.sliced(axis: 0, start: start, end: end) * Float(sched.initialScale)
                 let xEnd = try sampler(denoise, x0, sched.sigmas, &rng) { _ in
                     done += 1

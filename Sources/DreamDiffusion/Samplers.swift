@@ -23,6 +23,26 @@ public enum Samplers {
         return x
     }
 
+    /// DDIM with η > 0: each step goes deterministically to σ_down and adds fresh noise of σ_up, where
+    /// σ_up = η·σ'·√(σ² − σ'²)/σ and σ_down = √(σ'² − σ_up²) — DDIM's σ_t(η) of Song et al. written in
+    /// k-diffusion's σ space (η = 1 is the DDPM posterior). η = 0 is `euler` exactly.
+    public static func ddim(eta: Double) -> Sampler {
+        if eta == 0 { return euler }
+        return { denoise, x0, sigmas, rng, onStep in
+            var x = x0
+            for i in 0..<(sigmas.count - 1) {
+                let (s, sNext) = (sigmas[i], sigmas[i + 1])
+                let den = try denoise(x, s)
+                let up = Swift.min(sNext, eta * sNext * Swift.max(0, s * s - sNext * sNext).squareRoot() / s)
+                let down = Swift.max(0, sNext * sNext - up * up).squareRoot()
+                x = try den + (x - den) * Float(down / s)
+                if up > 0 { x = try x + rng.normal(x.shape) * Float(up) }
+                try onStep(i + 1)
+            }
+            return x
+        }
+    }
+
     /// DPM-Solver++(2M) (Lu et al. 2022), multistep second order with a first-order first and last step,
     /// as k-diffusion's sample_dpmpp_2m and diffusers' DPMSolverMultistepScheduler.
     public static func dpmpp2m(_ denoise: Denoiser, _ x0: Tensor, _ sigmas: [Double], _ rng: inout RandomGenerator,

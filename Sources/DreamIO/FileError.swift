@@ -13,6 +13,8 @@ public struct FileError: Error, CustomStringConvertible, Equatable {
 public func writeAtomically(_ path: String, _ body: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
     let url = URL(fileURLWithPath: path)
     let dir = url.deletingLastPathComponent().path
+    // A missing output folder is made, as a user writing "out/grid.png" expects.
+    if !FileManager.default.fileExists(atPath: dir) { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
     var template = Array((dir + "/.\(url.lastPathComponent).tmp-XXXXXX").utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     guard fd >= 0 else { throw FileError(path, "cannot create a file in \(dir): \(String(cString: strerror(errno)))") }

@@ -137,16 +137,18 @@ public final class SafeTensorsFile {
 }
 
 public enum SafeTensors {
-    /// Writes tensors (Float32) and string metadata as a safetensors file, atomically.
-    public static func save(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+    /// Writes tensors and string metadata as a safetensors file, atomically: Float32, or rounded to half
+    /// precision with `half` (committed model weights).
+    public static func save(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String, half: Bool = false) throws {
+        let width = half ? 2 : 4
         let names = tensors.keys.sorted()
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         for n in names {
             let t = tensors[n]!
-            header[n] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.count]] as [String: Any]
-            offset += 4 * t.count
+            header[n] = ["dtype": half ? "F16" : "F32", "shape": t.shape, "data_offsets": [offset, offset + width * t.count]] as [String: Any]
+            offset += width * t.count
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
@@ -157,7 +159,12 @@ public enum SafeTensors {
             try json.withUnsafeBytes { try write($0) }
             for n in names {
                 let t = tensors[n]!
-                try write(UnsafeRawBufferPointer(start: t.pointer, count: 4 * t.count))
+                if half {
+                    let h = (0..<t.count).map { Float16(t.pointer[$0]).bitPattern.littleEndian }
+                    try h.withUnsafeBytes { try write($0) }
+                } else {
+                    try write(UnsafeRawBufferPointer(start: t.pointer, count: 4 * t.count))
+                }
             }
         }
     }

@@ -69,6 +69,7 @@ public struct Args {
     public func int(_ n: String) throws -> Int { Int(try number(n)) }
     public func optionalInt(_ n: String) -> Int? { optionalNumber(n).map { Int($0) } }
     public func string(_ n: String) throws -> String { guard case .string(let s) = self[n] else { throw missing(n) }; return s }
+    public func optionalString(_ n: String) -> String? { if case .string(let s) = self[n] { return s }; return nil }
     public func bool(_ n: String) throws -> Bool { guard case .bool(let b) = self[n] else { throw missing(n) }; return b }
     public func list(_ n: String) throws -> [Value] { guard case .list(let l) = self[n] else { throw missing(n) }; return l }
     public func ints(_ n: String) throws -> [Int] { try list(n).map { if case .number(let v) = $0 { return Int(v) }; throw missing(n) } }

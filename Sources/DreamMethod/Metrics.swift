@@ -11,24 +11,58 @@ public enum Metrics {
         return (0..<n).map { i in (0..<d).map { Double(t.pointer[i * d + $0]) } }
     }
 
-    static func distance(_ a: [Double], _ b: [Double]) -> Double {
-        var s = 0.0
-        for i in 0..<a.count { let d = a[i] - b[i]; s += d * d }
-        return s.squareRoot()
+    /// Feature rows in one flat Double array (row-major), for the neighbourhood metrics.
+    public struct Points {
+        public let n: Int, d: Int
+        let x: [Double]
+        public init(_ t: Tensor) throws {
+            try require(t.rank == 2, "features must be [N, D], got \(shapeString(t.shape))")
+            n = t.shape[0]; d = t.shape[1]
+            x = (0..<(n * d)).map { Double(t.pointer[$0]) }
+        }
     }
 
-    /// Pairwise Euclidean distances [a.count][b.count].
-    static func distances(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
-        a.map { x in b.map { distance(x, $0) } }
+    /// Pairwise Euclidean distances, a.n × b.n row-major, rows computed in parallel.
+    static func distances(_ a: Points, _ b: Points) -> [Double] {
+        var out = [Double](repeating: 0, count: a.n * b.n)
+        let d = a.d
+        out.withUnsafeMutableBufferPointer { o in
+            let po = o.baseAddress!
+            a.x.withUnsafeBufferPointer { pa in
+                b.x.withUnsafeBufferPointer { pb in
+                    parallelFor(a.n, grain: 8) { rows in
+                        for i in rows {
+                            let ra = pa.baseAddress! + i * d
+                            for j in 0..<b.n {
+                                let rb = pb.baseAddress! + j * d
+                                var s = 0.0
+                                for k in 0..<d { let t = ra[k] - rb[k]; s += t * t }
+                                po[i * b.n + j] = s.squareRoot()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Distance from each point to its k-th nearest other point of the same set.
-    static func kthNeighbourRadii(_ x: [[Double]], k: Int) throws -> [Double] {
-        try require(x.count > k, "k-nearest-neighbour balls need more than k = \(k) points, got \(x.count)")
-        let d = distances(x, x)
-        return d.enumerated().map { i, row in
-            var r = row; r.remove(at: i); r.sort()
-            return r[k - 1]
+    public static func kthNeighbourRadii(_ x: Points, k: Int) throws -> [Double] {
+        try require(x.n > k, "k-nearest-neighbour balls need more than k = \(k) points, got \(x.n)")
+        let dist = distances(x, x)
+        return (0..<x.n).map { i in
+            // The k smallest distances to other points, kept sorted (k is small).
+            var best = [Double](repeating: .infinity, count: k)
+            for j in 0..<x.n where j != i {
+                let v = dist[i * x.n + j]
+                if v < best[k - 1] {
+                    var p = k - 1
+                    while p > 0 && best[p - 1] > v { best[p] = best[p - 1]; p -= 1 }
+                    best[p] = v
+                }
+            }
+            return best[k - 1]
         }
     }
 
@@ -50,33 +84,36 @@ public enum Metrics {
     }
 
     /// Precision and recall with k-NN manifolds: the fraction of fake points inside some real point's
-    /// k-NN ball, and of real points inside some fake point's ball.
-    public static func precisionRecall(real: Tensor, fake: Tensor, k: Int = 5) throws -> (precision: Double, recall: Double) {
-        let r = try rows(real), f = try rows(fake)
-        let rr = try kthNeighbourRadii(r, k: k), fr = try kthNeighbourRadii(f, k: k)
+    /// k-NN ball, and of real points inside some fake point's ball. `realRadii` may be passed when known.
+    public static func precisionRecall(real: Tensor, fake: Tensor, k: Int = 5, realRadii: [Double]? = nil) throws -> (precision: Double, recall: Double) {
+        let r = try Points(real), f = try Points(fake)
+        try require(r.d == f.d, "feature widths differ: \(r.d) vs \(f.d)")
+        let rr = try realRadii ?? kthNeighbourRadii(r, k: k), fr = try kthNeighbourRadii(f, k: k)
         let d = distances(f, r)
-        let precision = Double(f.indices.filter { j in r.indices.contains { i in d[j][i] <= rr[i] } }.count) / Double(f.count)
-        let recall = Double(r.indices.filter { i in f.indices.contains { j in d[j][i] <= fr[j] } }.count) / Double(r.count)
+        let precision = Double((0..<f.n).filter { j in (0..<r.n).contains { i in d[j * r.n + i] <= rr[i] } }.count) / Double(f.n)
+        let recall = Double((0..<r.n).filter { i in (0..<f.n).contains { j in d[j * r.n + i] <= fr[j] } }.count) / Double(r.n)
         return (precision, recall)
     }
 
     /// Density and coverage: how many real k-NN balls hold each fake point on average (÷ k), and the
     /// fraction of real balls that hold at least one fake point.
-    public static func densityCoverage(real: Tensor, fake: Tensor, k: Int = 5) throws -> (density: Double, coverage: Double) {
-        let r = try rows(real), f = try rows(fake)
-        let rr = try kthNeighbourRadii(r, k: k)
+    public static func densityCoverage(real: Tensor, fake: Tensor, k: Int = 5, realRadii: [Double]? = nil) throws -> (density: Double, coverage: Double) {
+        let r = try Points(real), f = try Points(fake)
+        try require(r.d == f.d, "feature widths differ: \(r.d) vs \(f.d)")
+        let rr = try realRadii ?? kthNeighbourRadii(r, k: k)
         let d = distances(f, r)
         var inside = 0
-        var covered = [Bool](repeating: false, count: r.count)
-        for j in f.indices { for i in r.indices where d[j][i] <= rr[i] { inside += 1; covered[i] = true } }
-        return (Double(inside) / Double(k * f.count), Double(covered.filter { $0 }.count) / Double(r.count))
+        var covered = [Bool](repeating: false, count: r.n)
+        for j in 0..<f.n { for i in 0..<r.n where d[j * r.n + i] <= rr[i] { inside += 1; covered[i] = true } }
+        return (Double(inside) / Double(k * f.n), Double(covered.filter { $0 }.count) / Double(r.n))
     }
 
     /// Mean distance from each point of `a` to its nearest point of `b`.
     public static func meanNearestDistance(_ a: Tensor, to b: Tensor) throws -> Double {
-        let x = try rows(a), y = try rows(b)
-        try require(!x.isEmpty && !y.isEmpty, "nearest distance needs points in both sets")
-        return x.map { p in y.map { distance(p, $0) }.min()! }.reduce(0, +) / Double(x.count)
+        let x = try Points(a), y = try Points(b)
+        try require(x.n > 0 && y.n > 0, "nearest distance needs points in both sets")
+        let d = distances(x, y)
+        return (0..<x.n).map { i in (0..<y.n).map { d[i * y.n + $0] }.min()! }.reduce(0, +) / Double(x.n)
     }
 
     // MARK: Small dense linear algebra (feature widths are in the hundreds)
@@ -102,34 +139,39 @@ public enum Metrics {
 
     /// Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations: (eigenvalues, eigenvectors as columns).
     static func jacobi(_ s: [[Double]]) -> ([Double], [[Double]]) {
-        var a = s
-        let n = a.count
-        var v = (0..<n).map { i in (0..<n).map { $0 == i ? 1.0 : 0.0 } }
-        for _ in 0..<100 {
-            var off = 0.0
-            for i in 0..<n { for j in (i + 1)..<max(n, i + 1) { off += a[i][j] * a[i][j] } }
-            if off < 1e-22 { break }
-            for p in 0..<n {
-                for q in (p + 1)..<max(n, p + 1) where abs(a[p][q]) > 1e-300 {
-                    let theta = (a[q][q] - a[p][p]) / (2 * a[p][q])
-                    let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
-                    let c = 1 / (t * t + 1).squareRoot(), sn = t * c
-                    for k in 0..<n {
-                        let akp = a[k][p], akq = a[k][q]
-                        a[k][p] = c * akp - sn * akq; a[k][q] = sn * akp + c * akq
-                    }
-                    for k in 0..<n {
-                        let apk = a[p][k], aqk = a[q][k]
-                        a[p][k] = c * apk - sn * aqk; a[q][k] = sn * apk + c * aqk
-                    }
-                    for k in 0..<n {
-                        let vkp = v[k][p], vkq = v[k][q]
-                        v[k][p] = c * vkp - sn * vkq; v[k][q] = sn * vkp + c * vkq
+        let n = s.count
+        var a = s.flatMap { $0 }
+        var v = (0..<(n * n)).map { $0 / n == $0 % n ? 1.0 : 0.0 }
+        a.withUnsafeMutableBufferPointer { ab in
+            v.withUnsafeMutableBufferPointer { vb in
+                let a = ab.baseAddress!, v = vb.baseAddress!
+                for _ in 0..<100 {
+                    var off = 0.0
+                    for i in 0..<n { for j in (i + 1)..<max(n, i + 1) { off += a[i * n + j] * a[i * n + j] } }
+                    if off < 1e-22 { break }
+                    for p in 0..<n {
+                        for q in (p + 1)..<max(n, p + 1) where abs(a[p * n + q]) > 1e-300 {
+                            let theta = (a[q * n + q] - a[p * n + p]) / (2 * a[p * n + q])
+                            let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
+                            let c = 1 / (t * t + 1).squareRoot(), sn = t * c
+                            for k in 0..<n {
+                                let akp = a[k * n + p], akq = a[k * n + q]
+                                a[k * n + p] = c * akp - sn * akq; a[k * n + q] = sn * akp + c * akq
+                            }
+                            for k in 0..<n {
+                                let apk = a[p * n + k], aqk = a[q * n + k]
+                                a[p * n + k] = c * apk - sn * aqk; a[q * n + k] = sn * apk + c * aqk
+                            }
+                            for k in 0..<n {
+                                let vkp = v[k * n + p], vkq = v[k * n + q]
+                                v[k * n + p] = c * vkp - sn * vkq; v[k * n + q] = sn * vkp + c * vkq
+                            }
+                        }
                     }
                 }
             }
         }
-        return ((0..<n).map { a[$0][$0] }, v)
+        return ((0..<n).map { a[$0 * n + $0] }, (0..<n).map { i in Array(v[(i * n)..<(i * n + n)]) })
     }
 
     static func symmetricEigenvalues(_ s: [[Double]]) -> [Double] { jacobi(s).0 }

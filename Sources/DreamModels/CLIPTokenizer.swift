@@ -15,6 +15,7 @@ public final class CLIPTokenizer {
     /// special tokens: BOS, EOS and the pad token (SD 2.x pads with "!", so a "!" typed in a prompt is id 0
     /// there, exactly as in diffusers).
     let specials: [String: Int]
+    public static var byteCharacters: [Character] { byteChars }
     static let byteChars: [Character] = {
         // bytes_to_unicode: printable bytes map to themselves, the rest to 256 + n.
         var bs = Array(33...126) + Array(161...172) + Array(174...255)

@@ -2,8 +2,9 @@ import Foundation
 import DreamTensor
 import DreamIO
 
-/// A Stable Diffusion pipeline's models, loaded from the diffusers folder layout (model_index.json and a
-/// folder per component with config.json and safetensors weights, full or fp16 variant).
+/// A Stable Diffusion pipeline's models, from the diffusers folder layout (model_index.json and a folder
+/// per component with config.json and safetensors weights, full or fp16 variant) or from a single-file
+/// original (LDM) checkpoint (see `LDMCheckpoint`).
 public final class StableDiffusion {
     public let path: String
     public let tokenizer: CLIPTokenizer
@@ -11,12 +12,39 @@ public final class StableDiffusion {
     public let unet: UNet
     public let vae: VAE
     public let schedulerConfig: Config
+    /// Sampling defaults the model folder recommends (model_index.json "dream_defaults": steps, cfg);
+    /// nil where it says nothing.
+    public let defaultSteps: Int?, defaultCFG: Float?
+    /// The component configs' text, hashed into `identity`.
+    let configTexts: [Data]
 
-    public init(path: String) throws {
+    /// Loads `path`: a diffusers folder, or a single-file checkpoint (.safetensors with LDM key names).
+    /// For a single file, `tokenizer` is a folder with CLIP's vocab.json and merges.txt, `config` an
+    /// optional diffusers folder whose configs replace the ones inferred from the weights' shapes, and
+    /// `prediction` ("epsilon" or "v_prediction") overrides the family's usual prediction type.
+    public init(path: String, tokenizer tokenizerFolder: String? = nil, config configFolder: String? = nil, prediction: String? = nil) throws {
         self.path = path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw FileError(path, "no such file or folder") }
-        guard isDir.boolValue else { throw FileError(path, "expected a diffusers folder (with model_index.json)") }
+        if !isDir.boolValue {
+            guard path.hasSuffix(".safetensors") else {
+                throw FileError(path, "expected a diffusers folder (with model_index.json) or a single-file .safetensors checkpoint")
+            }
+            let ckpt = try LDMCheckpoint(path: path)
+            let configs = try ckpt.configs(from: configFolder, prediction: prediction)
+            guard let folder = configFolder ?? tokenizerFolder else { throw ModelError("\(path): a single-file checkpoint needs a tokenizer folder") }
+            let tokDir = FileManager.default.fileExists(atPath: folder + "/tokenizer/vocab.json") ? folder + "/tokenizer" : folder
+            tokenizer = try CLIPTokenizer(vocabPath: tokDir + "/vocab.json", mergesPath: tokDir + "/merges.txt", padToken: configs.padToken)
+            textEncoder = try CLIPTextModel(config: configs.text, weights: ckpt.textWeights(layers: configs.text.int("num_hidden_layers")))
+            unet = try UNet(config: configs.unet, weights: ckpt.unetWeights(layersPerBlock: configs.unet.int("layers_per_block", 2)))
+            vae = try VAE(config: configs.vae, weights: ckpt.vaeWeights(levels: configs.vae.ints("block_out_channels").count))
+            schedulerConfig = configs.scheduler
+            defaultSteps = nil; defaultCFG = nil
+            configTexts = try [configs.text, configs.unet, configs.vae, configs.scheduler].map {
+                try JSONSerialization.data(withJSONObject: $0.values, options: [.sortedKeys])
+            } + [Data(configs.padToken.utf8)]
+            return
+        }
         guard FileManager.default.fileExists(atPath: path + "/model_index.json") else {
             throw FileError(path, "not a diffusers pipeline folder: model_index.json is missing")
         }
@@ -35,15 +63,26 @@ public final class StableDiffusion {
         unet = try UNet(config: Config(path: "\(path)/unet/config.json"), weights: weights("unet", "diffusion_pytorch_model"))
         vae = try VAE(config: Config(path: "\(path)/vae/config.json"), weights: weights("vae", "diffusion_pytorch_model"))
         schedulerConfig = try Config(path: "\(path)/scheduler/scheduler_config.json")
+        let defaults = (try? Config(path: "\(path)/model_index.json"))?.values["dream_defaults"] as? [String: Any]
+        defaultSteps = (defaults?["steps"] as? NSNumber)?.intValue
+        defaultCFG = (defaults?["cfg"] as? NSNumber)?.floatValue
+        configTexts = Self.configFiles.map { FileManager.default.contents(atPath: "\(path)/\($0)") ?? Data() }
     }
 
-    /// What a learned distribution is tied to: the folder's name and a hash of the component configs
-    /// (FNV-1a 64), so that the same model elsewhere on disk is recognised and a different one refused.
+    static let configFiles = ["text_encoder/config.json", "unet/config.json", "vae/config.json", "scheduler/scheduler_config.json", "tokenizer/tokenizer_config.json"]
+
+    /// Whether the folder's configs on disk are still the ones loaded (a cached model is reloaded otherwise).
+    public var isCurrent: Bool {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return true }
+        return Self.configFiles.map { FileManager.default.contents(atPath: "\(path)/\($0)") ?? Data() } == configTexts
+    }
+
+    /// What a learned distribution is tied to: the model's file or folder name and a hash of the component
+    /// configs (FNV-1a 64), so that the same model elsewhere on disk is recognised and a different one refused.
     public var identity: (name: String, configHash: String) {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for c in ["text_encoder/config.json", "unet/config.json", "vae/config.json", "scheduler/scheduler_config.json", "tokenizer/tokenizer_config.json"] {
-            for b in FileManager.default.contents(atPath: "\(path)/\(c)") ?? Data() { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        }
+        for text in configTexts { for b in text { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
         return ((path as NSString).lastPathComponent, String(format: "%016llx", h))
     }
 

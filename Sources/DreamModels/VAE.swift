@@ -58,6 +58,11 @@ public final class VAE {
 
     /// The mean of the latent distribution of images [B, 3, H, W] in [-1, 1] (unscaled).
     public func encodeMean(_ x: Tensor) throws -> Tensor {
+        try encodeMoments(x).sliced(axis: 1, start: 0, end: latentChannels)
+    }
+
+    /// The latent distribution's moments [B, 2·latent channels, h, w]: means, then log-variances.
+    public func encodeMoments(_ x: Tensor) throws -> Tensor {
         guard x.rank == 4, x.shape[2] % downscale == 0, x.shape[3] % downscale == 0 else {
             throw ModelError("vae: images must be [B, C, H, W] with H and W multiples of \(downscale), got \(shapeString(x.shape))")
         }
@@ -67,8 +72,7 @@ public final class VAE {
             if let d { h = try d(h) }
         }
         h = try encMid.r2(encMid.attn(encMid.r1(h)))
-        let moments = try quant(encOut(encNorm(h).silu()))
-        return try moments.sliced(axis: 1, start: 0, end: latentChannels)
+        return try quant(encOut(encNorm(h).silu()))
     }
 
     /// Images in about [-1, 1] from (unscaled) latents.

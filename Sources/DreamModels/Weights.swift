@@ -29,11 +29,79 @@ public final class WeightStore {
         }
     }
 
+    /// Where a store key's tensor comes from in a file whose names differ (single-file checkpoints): a
+    /// key as it is, the same values in another shape (1×1 convolutions used as linear layers), or a
+    /// block of rows (one of fused q/k/v projections). Half-precision data stays mapped in all three.
+    public enum Source {
+        case key(String)
+        case reshaped(String, [Int])
+        case rows(String, Range<Int>)
+    }
+
+    /// A store over one file under other names: `mapping` gives each store key's source.
+    public init(file f: SafeTensorsFile, source: String, mapping: [String: Source]) throws {
+        self.source = source
+        files = [f]
+        for (key, src) in mapping {
+            let fileKey: String, shape: [Int], offset: Int
+            switch src {
+            case .key(let k):
+                fileKey = k; shape = f.entries[k]!.shape; offset = 0
+            case .reshaped(let k, let s):
+                fileKey = k; shape = s; offset = 0
+                guard s.reduce(1, *) == f.entries[k]!.shape.reduce(1, *) else {
+                    throw ModelError("\(source): \(k) has shape \(shapeString(f.entries[k]!.shape)), which cannot be read as \(shapeString(s))")
+                }
+            case .rows(let k, let r):
+                fileKey = k
+                let full = f.entries[k]!.shape
+                guard !full.isEmpty, r.lowerBound >= 0, r.upperBound <= full[0] else {
+                    throw ModelError("\(source): \(k) has shape \(shapeString(full)), too small to split into rows \(r)")
+                }
+                shape = [r.count] + full.dropFirst(); offset = r.lowerBound * full.dropFirst().reduce(1, *)
+            }
+            shapes[key] = shape
+            tensors[key] = {
+                let t = try f.tensor(fileKey)
+                switch src {
+                case .key: return t
+                case .reshaped(_, let s): return try t.reshaped(s)
+                case .rows(_, let r): return try t.sliced(axis: 0, start: r.lowerBound, end: r.upperBound).copy()
+                }
+            }
+            if f.entries[fileKey]!.dtype == .float16, let p = try f.bytes(fileKey).baseAddress { halves[key] = (p + 2 * offset, f) }
+        }
+    }
+
     /// An in-memory store (tests, converted checkpoints).
     public init(_ dict: [String: Tensor], source: String) {
         self.source = source
         for (k, v) in dict { shapes[k] = v.shape; tensors[k] = { v } }
     }
+
+    /// A store that makes a fresh parameter for every key a model asks for, to train it from scratch.
+    /// PyTorch's default initialisation: weights uniform in ±1/√fan_in, biases zero, norm scales one,
+    /// embedding tables normal with σ 0.02. Each tensor's values depend only on (seed, key).
+    public init(initializing seed: UInt64, source: String) {
+        self.source = source
+        initializer = { key, shape in
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            var rng = RandomGenerator(seed: seed ^ h)
+            let last = key.split(separator: ".").last ?? ""
+            if key.contains("embedding") && shape.count == 2 && !key.contains("time_embedding") { return (try! rng.normal(shape) * 0.02).param() }
+            if last == "bias" { return Tensor(zeros: shape).param() }
+            if shape.count == 1 { return Tensor(repeating: 1, shape: shape).param() }
+            let fanIn = shape.dropFirst().reduce(1, *)
+            let bound = 1 / Float(fanIn).squareRoot()
+            return (try! rng.uniform(shape) * (2 * bound) - bound).param()
+        }
+    }
+    var initializer: ((String, [Int]) -> Tensor)?
+    var created: [String: Tensor] = [:]
+
+    /// The parameters an initialising store made, by key.
+    public var parameters: [String: Tensor] { created }
 
     public var keys: [String] { Array(tensors.keys) }
 
@@ -41,6 +109,11 @@ public final class WeightStore {
     /// so that one load reports every missing or misshapen key at once.
     public func take(_ key: String, _ shape: [Int]) -> Tensor {
         used.insert(key)
+        if let initializer, tensors[key] == nil {
+            let t = initializer(key, shape)
+            created[key] = t; shapes[key] = shape; tensors[key] = { t }
+            return t
+        }
         guard let load = tensors[key] else {
             problems.append("missing key \(key) (expected shape \(shapeString(shape)))")
             return Tensor(zeros: shape)

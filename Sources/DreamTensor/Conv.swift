@@ -141,11 +141,14 @@ extension Tensor {
             if let gwParts {
                 let gw = Tensor(uninitialized: weight.shape)
                 let n = s.cout * s.k, pgw = gw.pointer, parts = gwParts.pointer
+                // Image by image over each chunk (streaming, vectorised); every element still adds the
+                // images in order, so the result is the same for any thread count.
                 parallelElements(n) { r in
-                    for i in r {
-                        var acc = parts[i]
-                        for b in 1..<Swift.max(s.batch, 1) { acc += parts[b * n + i] }
-                        pgw[i] = acc
+                    let chunk = pgw + r.lowerBound
+                    chunk.update(from: parts + r.lowerBound, count: r.count)
+                    for b in 1..<Swift.max(s.batch, 1) {
+                        let src = parts + b * n + r.lowerBound
+                        for j in 0..<r.count { chunk[j] += src[j] }
                     }
                 }
                 grads[1] = gw

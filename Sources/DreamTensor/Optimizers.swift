@@ -16,6 +16,22 @@ public final class AdamW {
         v = parameters.map { Storage(zeros: $0.count) }
     }
 
+    /// The moment estimates (first, second) per parameter, to save a run and resume it exactly.
+    public var moments: [(Tensor, Tensor)] {
+        zip(parameters, zip(m, v)).map { p, mv in (Tensor(shape: p.shape, storage: mv.0), Tensor(shape: p.shape, storage: mv.1)) }
+    }
+
+    /// Restores a saved state: the step count and the moments, in parameter order.
+    public func restore(step: Int, moments saved: [(Tensor, Tensor)]) throws {
+        try require(saved.count == parameters.count, "AdamW: \(saved.count) saved moments for \(parameters.count) parameters")
+        for (i, (a, b)) in saved.enumerated() {
+            try require(a.count == parameters[i].count && b.count == parameters[i].count, "AdamW: saved moments \(i) have the wrong size")
+            m[i].pointer.update(from: a.pointer, count: a.count)
+            v[i].pointer.update(from: b.pointer, count: b.count)
+        }
+        self.step = step
+    }
+
     public func update(_ grads: [Tensor]) throws {
         try require(grads.count == parameters.count, "AdamW: \(grads.count) gradients for \(parameters.count) parameters")
         step += 1

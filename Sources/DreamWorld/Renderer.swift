@@ -115,6 +115,21 @@ public enum Renderer {
         }
     }
 
+    static func smoothstep(_ a: Double, _ b: Double, _ x: Double) -> Double {
+        let t = min(max((x - a) / (b - a), 0), 1)
+        return t * t * (3 - 2 * t)
+    }
+
+    /// A soft contact shadow on an invisible ground plane under the object: a flat ellipse below it when
+    /// seen from the side, a halo around it from above, so the view shows even on a plain sphere.
+    static func groundShadow(_ origin: V3, _ dir: V3, _ s: Double) -> Double {
+        guard dir.y < -1e-6 else { return 1 }
+        let t = (-0.66 * s - origin.y) / dir.y
+        let q = origin + dir * t
+        let r2 = (q.x * q.x + q.z * q.z) / (0.75 * s * 0.75 * s)
+        return 1 - 0.55 * exp(-r2)
+    }
+
     static func shade(_ origin: V3, _ dir: V3, _ v: Double, _ shape: String, _ s: Double, _ base: V3, _ metal: Bool,
                       _ striped: Bool, _ light: V3, _ bg: String, _ ringAxis: V3) -> V3 {
         let sdf = { (p: V3) -> Double in Renderer.distance(shape, p, s, ringAxis: ringAxis) }
@@ -126,7 +141,7 @@ public enum Renderer {
             t += d
             if t > 4.5 { break }
         }
-        guard hit else { return background(bg, v) }
+        guard hit else { return background(bg, v) * groundShadow(origin, dir, s) }
         let p = origin + dir * t
         let e = 1e-3
         let n = V3(sdf(p + V3(e, 0, 0)) - sdf(p - V3(e, 0, 0)), sdf(p + V3(0, e, 0)) - sdf(p - V3(0, e, 0)),
@@ -145,7 +160,8 @@ public enum Renderer {
         let h = (light - dir).normalized
         let spec = pow(max(n.dot(h), 0), 80)
         let refl = dir - n * (2 * dir.dot(n))
-        let env = background(bg, max(-1, min(1, refl.y)))
+        // A bright overhead softbox in the reflection, so metal reads as metal on every background.
+        let env = background(bg, max(-1, min(1, refl.y))) + V3(0.8, 0.8, 0.8) * smoothstep(0.5, 0.8, refl.y)
         return albedo * (0.1 + 0.45 * diffuse) + (albedo * 0.5 + env * 0.5) * 0.35 + V3(1, 1, 1) * (1.2 * spec)
     }
 }

@@ -21,7 +21,7 @@ final class DistributionFileTests: XCTestCase {
         try FileManager.default.copyItem(atPath: repoRoot.appendingPathComponent("Tests/Fixtures/sd/sd1").path, toPath: model)
         for f in ["vocab.json", "merges.txt"] {   // the fixture shares them through relative links
             try FileManager.default.removeItem(atPath: "\(model)/tokenizer/\(f)")
-            try FileManager.default.copyItem(atPath: repoRoot.appendingPathComponent("Tests/Fixtures/clip/\(f)").path, toPath: "\(model)/tokenizer/\(f)")
+            try FileManager.default.copyItem(atPath: repoRoot.appendingPathComponent("Tests/Fixtures/clip/\(f)").resolvingSymlinksInPath().path, toPath: "\(model)/tokenizer/\(f)")
         }
         let file = dir.appendingPathComponent("d.safetensors").path
         let out = try run("""

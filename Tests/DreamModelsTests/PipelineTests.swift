@@ -9,8 +9,7 @@ import DreamIO
 /// and DPM++ 2M at 8 steps, normal and Karras schedules, guidance 7.5, SD 1.x (ε) and SD 2.x (v).
 final class PipelineTests: XCTestCase {
     func testImagesMatchDiffusers() throws {
-        for fam in ["sd1", "sd2"] {
-            let sd = try StableDiffusion(path: "\(sdDir)/\(fam)")
+        for (fam, layout, sd) in try ParityTests.layouts() {
             let refs = try SafeTensorsFile(path: "\(sdDir)/\(fam)/pipeline-references.safetensors")
             for (name, sampler, schedule) in [("ddim", "ddim", "normal"), ("euler", "euler", "normal"), ("euler_karras", "euler", "karras"),
                                               ("dpmpp_2m", "dpmpp_2m", "normal"), ("dpmpp_2m_karras", "dpmpp_2m", "karras")] {
@@ -25,12 +24,35 @@ final class PipelineTests: XCTestCase {
                 o.latents = try refs.tensor("start")
                 o.size = (16, 16)
                 let img = try sd.generate(["a red cone on a dark background"], o)
-                assertClose(img, try refs.tensor("image_\(name)"), 2e-3, "\(fam) \(name) image")
+                assertClose(img, try refs.tensor("image_\(name)"), 2e-3, "\(layout) \(name) image")
                 if name == "euler" {
                     o.negative = "blurry, gray"
-                    assertClose(try sd.generate(["a red cone on a dark background"], o), try refs.tensor("image_euler_negative"), 2e-3, "\(fam) euler with a negative prompt")
+                    assertClose(try sd.generate(["a red cone on a dark background"], o), try refs.tensor("image_euler_negative"), 2e-3, "\(layout) euler with a negative prompt")
                 }
             }
         }
+    }
+
+    /// DDIM with η: one step in k-diffusion's σ space equals Song et al.'s update in ᾱ terms,
+    /// x' = √ᾱ' x̂₀ + √(1 − ᾱ' − σ_t²) ε̂ + σ_t z with σ_t = η √((1−ᾱ')/(1−ᾱ)) √(1 − ᾱ/ᾱ'), for the same z.
+    func testDDIMEtaStepMatchesTheDDIMFormula() throws {
+        let (s, s2) = (2.5, 0.8)
+        let xt = Tensor.randn([1, 4, 3, 3], seed: 3), d = Tensor.randn([1, 4, 3, 3], seed: 4)
+        for eta in [0.0, 0.5, 1.0] {
+            var rng = RandomGenerator(seed: 9)
+            let got = try Samplers.ddim(eta: eta)({ _, _ in d }, xt, [s, s2], &rng) { _ in }
+            var zrng = RandomGenerator(seed: 9)
+            let z = zrng.normal(xt.shape)
+            let (a, a2) = (1 / (1 + s * s), 1 / (1 + s2 * s2))
+            let sigmaT = eta * ((1 - a2) / (1 - a)).squareRoot() * (1 - a / a2).squareRoot()
+            let eps = try (xt - d) * Float(1 / s)                       // ε̂ from x̃ = x̂₀ + σ ε̂
+            let xVP = try d * Float(a2.squareRoot()) + eps * Float((1 - a2 - sigmaT * sigmaT).squareRoot()) + (eta > 0 ? z * Float(sigmaT) : eps * 0)
+            assertClose(got, try xVP * Float(1 / a2.squareRoot()), 1e-5, "η = \(eta)")
+        }
+        // η = 0 is the deterministic sampler exactly.
+        var r1 = RandomGenerator(seed: 1), r2 = RandomGenerator(seed: 1)
+        let sig = [4.0, 2.0, 0.5, 0.1]
+        XCTAssertEqual(try Samplers.ddim(eta: 0)({ x, _ in try x * 0.5 }, xt, sig, &r1) { _ in }.scalars,
+                       try Samplers.euler({ x, _ in try x * 0.5 }, xt, sig, &r2) { _ in }.scalars)
     }
 }

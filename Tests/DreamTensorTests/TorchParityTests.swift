@@ -108,6 +108,24 @@ final class TorchParityTests: XCTestCase {
         }
     }
 
+    /// A run saved after 2 steps and restored into a fresh optimiser continues exactly as if uninterrupted
+    /// (the torch steps 3… are the reference).
+    func testAdamWResumesFromSavedMoments() throws {
+        let p = params("adamw")
+        let first = try Self.file.tensor("adamw/p0").copy().param()
+        let opt = AdamW([first], lr: Self.float(p, "lr"), weightDecay: Self.float(p, "weight_decay"))
+        for i in 0..<2 { try opt.update([try Self.file.tensor("adamw/g\(i)")]) }
+        let saved = opt.moments.map { ($0.0.copy(), $0.1.copy()) }
+        let second = first.detached.copy().param()
+        let resumed = AdamW([second], lr: Self.float(p, "lr"), weightDecay: Self.float(p, "weight_decay"))
+        try resumed.restore(step: opt.step, moments: saved)
+        for i in 2..<Self.int(p, "steps") {
+            try resumed.update([try Self.file.tensor("adamw/g\(i)")])
+            assertClose(second, try Self.file.tensor("adamw/p\(i + 1)"), tol: 1e-6, "resumed AdamW step \(i + 1)")
+        }
+        XCTAssertThrowsError(try resumed.restore(step: 1, moments: []))
+    }
+
     func testGradientClippingMatchesTorch() throws {
         let (clipped, norm) = try clipGradNorm([try Self.file.tensor("clip/in0"), try Self.file.tensor("clip/in1")], maxNorm: 1)
         XCTAssertEqual(norm, try Self.file.tensor("clip/norm").item, accuracy: 1e-5)

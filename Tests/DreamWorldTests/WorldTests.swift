@@ -35,9 +35,14 @@ final class WorldTests: XCTestCase {
         return (0..<plane).map { k in
             // The leftmost pixel of the same row: background (at that height, for the sunset gradient)
             // unless the object is huge.
+            // The ground shadow only darkens the background, so a pixel that is the background colour
+            // scaled by some factor (least squares) is not the object.
             let corner = (k / size) * size
+            var pc: Float = 0, cc: Float = 1e-6
+            for c in 0..<3 { pc += base[c * plane + k] * base[c * plane + corner]; cc += base[c * plane + corner] * base[c * plane + corner] }
+            let scale = min(max(pc / cc, 0.3), 1)
             var d: Float = 0
-            for c in 0..<3 { d += abs(base[c * plane + k] - base[c * plane + corner]) }
+            for c in 0..<3 { d += abs(base[c * plane + k] - scale * base[c * plane + corner]) }
             return d > 0.12
         }
     }
@@ -49,6 +54,24 @@ final class WorldTests: XCTestCase {
         if mx == r { h = (g - b) / d } else if mx == g { h = 2 + (b - r) / d } else { h = 4 + (r - g) / d }
         h *= 60
         return h < 0 ? h + 360 : h
+    }
+
+    /// A plain matte sphere looks alike from any direction; its ground shadow tells the view: a flat
+    /// ellipse below it from the side, a halo reaching above it from above.
+    func testGroundShadowShowsTheViewOfASphere() throws {
+        func shadowAboveCentre(_ view: String) throws -> Int {
+            var scenes = try World.scenes(n: 1, seed: 2, constraints: [.shape: ["sphere"], .pattern: ["solid"], .material: ["matte"],
+                                                                       .background: ["gray"], .size: ["large"], .view: [view]])
+            scenes[0].offset = (0, 0)
+            let img = try Renderer.render(scenes, size: 64), plane = 64 * 64
+            let obj = objectMask(img, 0, size: 64)
+            // Background pixels in the upper half clearly darker than the row's left edge: shadow.
+            return (0..<(plane / 2)).filter { k in
+                !obj[k] && img.pointer[k] < 0.9 * img.pointer[(k / 64) * 64]
+            }.count
+        }
+        XCTAssertLessThanOrEqual(try shadowAboveCentre("side"), 3)
+        XCTAssertGreaterThanOrEqual(try shadowAboveCentre("above"), 10)
     }
 
     func testColoursAppearAsTheirHues() throws {

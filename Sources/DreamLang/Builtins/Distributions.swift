@@ -1,4 +1,5 @@
 import Foundation
+import DreamAssets
 import DreamTensor
 import DreamModels
 import DreamDiffusion
@@ -96,7 +97,8 @@ extension Registry {
             return try learnedValue(sd, images: try a.tensor("images"), s, caller: "textual_inversion")
         }, topic: topic)
         register(Builtin("sample", [.positional("D", .any), .labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1)),
-                                    .labeled("steps", .int, default: .number(50)), .labeled("cfg", .number, default: .number(7.5)),
+                                    .labeled("steps", .optional(.int), "sampling steps; default: the model's (50 for SD checkpoints)"),
+                                    .labeled("cfg", .optional(.number), "guidance scale; default: the model's (7.5 for SD checkpoints)"),
                                     .labeled("sampler", .string, default: .string("ddim")), .labeled("schedule", .string, default: .string("normal")),
                                     .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")],
                          doc: "Images from a distribution: conditions μ + γσε, guided against the empty prompt.",
@@ -105,8 +107,7 @@ extension Registry {
             let n = try a.int("n"), gamma = try a.number("gamma")
             guard n >= 1 else { throw ArgumentError("sample: n must be ≥ 1", argument: "n") }
             guard gamma >= 0 else { throw ArgumentError("sample: gamma must be ≥ 0 (it scales σ), got \(formatNumber(gamma))", argument: "gamma") }
-            var o = GenerationOptions()
-            o.steps = try a.int("steps"); o.cfg = Float(try a.number("cfg")); o.sampler = try a.string("sampler"); o.schedule = try a.string("schedule")
+            var o = try generationOptions(a, d.sd)
             o.seed = try ip.seed(a)
             do {
                 return .tensor(try d.sd.sample(mean: d.mean, std: d.std, n: n, gamma: Float(gamma), o))
@@ -157,10 +158,10 @@ extension Registry {
 /// Models loaded by path, shared by the distributions that refer to them.
 nonisolated(unsafe) var loadedModels: [String: StableDiffusion] = [:]
 
-func loadModel(_ path: String) throws -> StableDiffusion {
-    let key = (path as NSString).standardizingPath
-    if let m = loadedModels[key] { return m }
-    let m = try StableDiffusion(path: path)
+func loadModel(_ path: String, config: String? = nil, prediction: String? = nil) throws -> StableDiffusion {
+    let key = [(path as NSString).standardizingPath, config ?? "", prediction ?? ""].joined(separator: "\u{1}")
+    if let m = loadedModels[key], m.isCurrent { return m }
+    let m = try StableDiffusion(path: path, tokenizer: Assets.clipTokenizer, config: config, prediction: prediction)
     loadedModels[key] = m
     return m
 }

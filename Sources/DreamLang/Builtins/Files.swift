@@ -138,6 +138,7 @@ extension Registry {
         r.registerModels()
         r.registerWorld()
         r.registerDistributions()
+        r.registerEvaluation()
         return r
     }
 }

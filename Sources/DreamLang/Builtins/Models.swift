@@ -2,6 +2,7 @@ import Foundation
 import DreamTensor
 import DreamModels
 import DreamDiffusion
+import DreamAssets
 
 /// A loaded model as a language value.
 public final class ModelValue: DreamObject {
@@ -33,19 +34,37 @@ extension Args {
     }
 }
 
+/// Steps, guidance, sampler and schedule from a call's arguments, with the model's own defaults for
+/// steps and guidance where the call gives none.
+func generationOptions(_ a: Args, _ sd: StableDiffusion) throws -> GenerationOptions {
+    var o = GenerationOptions()
+    o.steps = a.optionalInt("steps") ?? sd.defaultSteps ?? o.steps
+    o.cfg = a.has("cfg") ? Float(try a.number("cfg")) : sd.defaultCFG ?? o.cfg
+    guard o.steps >= 1 else { throw ArgumentError("\(a.function.qualifiedName): steps must be ≥ 1, got \(o.steps)", argument: "steps") }
+    o.sampler = try a.string("sampler"); o.schedule = try a.string("schedule")
+    guard Samplers.all[o.sampler] != nil else {
+        let hint = closest(o.sampler, among: Array(Samplers.all.keys)).map { "; did you mean \"\($0)\"?" } ?? ""
+        throw ArgumentError("\(a.function.qualifiedName): unknown sampler \"\(o.sampler)\"\(hint) (available: \(Samplers.all.keys.sorted().joined(separator: ", ")))", argument: "sampler")
+    }
+    // Small latents: more images per UNet call (SD 1.5 at 64×64 latents: 4; the built-in model: 16).
+    o.batch = max(1, min(16, 16384 / (sd.unet.sampleSize * sd.unet.sampleSize)))
+    return o
+}
+
 extension Registry {
     func registerModels() {
         let topic = "models"
         let modelParam = Param.positional("m", .any, "a model from model(PATH)")
-        register(Builtin("model", [.positional("path", .string, "\"builtin\", or a diffusers folder")],
-                         doc: "Loads a Stable Diffusion family model: \"builtin\" or a diffusers-layout folder.",
+        register(Builtin("model", [.positional("path", .string, "\"builtin\", a diffusers folder or a single-file .safetensors checkpoint"),
+                                   .labeled("config", .optional(.string), "single file: a diffusers folder whose configs to use instead of inferring them"),
+                                   .labeled("prediction", .optional(.string), "single file: \"epsilon\" or \"v_prediction\" (default: ε for SD 1.x, v for SD 2.x)")],
+                         doc: "Loads a Stable Diffusion family model: \"builtin\", a diffusers-layout folder, or an original single-file checkpoint (SD 1.x or 2.x, told apart from its shapes).",
                          example: "let m = model(\"models/sd15\")") { a, _ in
             let path = try a.string("path")
-            if path == "builtin" {
-                throw ArgumentError("model: the built-in model is not installed in this build yet; load a diffusers folder with model(PATH)", argument: "path")
-            }
             do {
-                return .object(ModelValue(try loadModel(path), name: (path as NSString).lastPathComponent))
+                if path == "builtin" { return .object(ModelValue(try loadModel(Assets.builtinModel), name: "builtin")) }
+                let m = try loadModel(path, config: a.optionalString("config"), prediction: a.optionalString("prediction"))
+                return .object(ModelValue(m, name: (path as NSString).lastPathComponent))
             } catch let e as ModelError { throw ArgumentError("model: \(e.message)", argument: "path") }
         }, topic: topic)
         register(Builtin("encode", [modelParam, .positional("text", .string)], doc: "Text-encoder output [1, 77, d]: what the UNet is conditioned on.",
@@ -82,8 +101,10 @@ extension Registry {
         }, topic: topic)
         register(Builtin("generate", [modelParam, .positional("prompt", .oneOf([.string, .list])),
                                       .labeled("n", .optional(.int), "images (for a single prompt)"),
-                                      .labeled("steps", .int, default: .number(50)), .labeled("cfg", .number, default: .number(7.5)),
+                                      .labeled("steps", .optional(.int), "sampling steps; default: the model's (50 for SD checkpoints)"),
+                                      .labeled("cfg", .optional(.number), "guidance scale; default: the model's (7.5 for SD checkpoints)"),
                                       .labeled("sampler", .string, default: .string("ddim")), .labeled("schedule", .string, default: .string("normal")),
+                                      .labeled("eta", .number, default: .number(0), "DDIM's η (0 deterministic, 1 DDPM-like noise)"),
                                       .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
                                       .labeled("latents", .optional(.tensor), "starting noise [N, C, h, w] in unit-variance scale"),
                                       .labeled("size", .optional(.ints), "height and width in pixels (one number: square)"),
@@ -100,13 +121,9 @@ extension Registry {
             default: prompts = []
             }
             guard !prompts.isEmpty else { throw ArgumentError("generate: no prompts (n must be ≥ 1)", argument: "n") }
-            var o = GenerationOptions()
-            o.steps = try a.int("steps"); o.cfg = Float(try a.number("cfg"))
-            o.sampler = try a.string("sampler"); o.schedule = try a.string("schedule")
-            guard Samplers.all[o.sampler] != nil else {
-                let hint = closest(o.sampler, among: Array(Samplers.all.keys)).map { "; did you mean \"\($0)\"?" } ?? ""
-                throw ArgumentError("generate: unknown sampler \"\(o.sampler)\"\(hint) (available: \(Samplers.all.keys.sorted().joined(separator: ", ")))", argument: "sampler")
-            }
+            var o = try generationOptions(a, sd)
+            o.eta = try a.number("eta")
+            guard o.eta >= 0 else { throw ArgumentError("generate: eta must be ≥ 0, got \(formatNumber(o.eta))", argument: "eta") }
             o.seed = try ip.seed(a)
             o.latents = a.optionalTensor("latents")
             o.negative = try a.string("negative")

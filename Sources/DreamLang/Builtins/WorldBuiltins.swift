@@ -30,6 +30,24 @@ func constraintsValue(_ c: Constraints) -> Value {
     .dict(OrderedDict(Attribute.allCases.compactMap { a in c[a].map { (a.rawValue, .list($0.map { .string($0) })) } }))
 }
 
+/// Constraints from a dictionary (attribute → value or list of values), as world.concept returns.
+func parseConstraints(_ v: Value, argument: String) throws -> Constraints {
+    guard case .dict(let d) = v else { throw ArgumentError("\(argument): expected a constraints dictionary, got \(describeForError(v))", argument: argument) }
+    var c: Constraints = [:]
+    for (k, v) in d.pairs {
+        guard let attr = Attribute(rawValue: k) else {
+            throw ArgumentError("\(argument): unknown attribute '\(k)' (attributes: \(Attribute.allCases.map(\.rawValue).joined(separator: ", ")))", argument: argument)
+        }
+        switch v {
+        case .string(let s): c[attr] = [s]
+        case .list(let l): c[attr] = try l.map { if case .string(let s) = $0 { return s }; throw ArgumentError("\(argument): \(k) values are strings", argument: argument) }
+        default: throw ArgumentError("\(argument): \(k) must be a value or a list", argument: argument)
+        }
+    }
+    do { try World.validate(c) } catch let e as TensorError { throw ArgumentError("\(argument): \(e.message)", argument: argument) }
+    return c
+}
+
 extension Registry {
     func registerWorld() {
         let ns = "world", doc = "the built-in procedural world (WORLD.md)"
@@ -38,16 +56,7 @@ extension Registry {
         params.append(.labeled("concept", .optional(.dict), "constraints, as world.concept(NAME) returns"))
         func constraints(_ a: Args) throws -> Constraints {
             var c: Constraints = [:]
-            if case .dict(let d) = a["concept"] {
-                for (k, v) in d.pairs {
-                    guard let attr = Attribute(rawValue: k) else { throw ArgumentError("concept: unknown attribute '\(k)'", argument: "concept") }
-                    switch v {
-                    case .string(let s): c[attr] = [s]
-                    case .list(let l): c[attr] = l.compactMap { if case .string(let s) = $0 { return s }; return nil }
-                    default: throw ArgumentError("concept: \(k) must be a value or a list", argument: "concept")
-                    }
-                }
-            }
+            if case .dict = a["concept"] { c = try parseConstraints(a["concept"], argument: "concept") }
             for attr in Attribute.allCases {
                 switch a[attr.rawValue] {
                 case .string(let s): c[attr] = [s]

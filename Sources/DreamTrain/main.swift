@@ -1,0 +1,64 @@
+import Foundation
+import DreamTensor
+
+// dream-train: trains the built-in model and the oracle with dream's own engine (scripts/train-builtin,
+// scripts/train-oracle). Every stage is seeded and resumable from its checkpoint in the work folder.
+
+let usage = """
+usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--unet-steps N] [--unet-batch N]
+       dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N]
+       dream-train check-oracle [--out FILE]
+       dream-train plot OUT.png LOG.csv...
+"""
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("dream-train: \(message)\n".utf8))
+    exit(2)
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+guard let command = args.first else { fail("missing command\n" + usage) }
+args.removeFirst()
+if command == "plot" {
+    guard args.count >= 2 else { fail("plot needs OUT.png and at least one LOG.csv\n" + usage) }
+    do { try plotLogs(Array(args.dropFirst()), to: args[0]) } catch { fail("\(error)") }
+    exit(0)
+}
+var options: [String: String] = [:]
+while !args.isEmpty {
+    let k = args.removeFirst()
+    guard k.hasPrefix("--"), !args.isEmpty else { fail("expected --option VALUE, got \(k)\n" + usage) }
+    options[String(k.dropFirst(2))] = args.removeFirst()
+}
+func int(_ k: String, _ d: Int) -> Int {
+    guard let v = options.removeValue(forKey: k) else { return d }
+    guard let n = Int(v), n >= 0 else { fail("--\(k) needs a non-negative integer, got \(v)") }
+    return n
+}
+func string(_ k: String, _ d: String) -> String { options.removeValue(forKey: k) ?? d }
+
+do {
+    switch command {
+    case "builtin":
+        var s = BuiltinSettings()
+        s.work = string("work", s.work); s.out = string("out", s.out); s.seed = UInt64(int("seed", 0))
+        s.vaeSteps = int("vae-steps", s.vaeSteps); s.vaeLR = Float(string("vae-lr", "\(s.vaeLR)")) ?? s.vaeLR; s.unetSteps = int("unet-steps", s.unetSteps); s.unetBatch = int("unet-batch", s.unetBatch)
+        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        try trainBuiltin(s)
+    case "oracle":
+        var s = OracleSettings()
+        s.work = string("work", s.work); s.out = string("out", s.out); s.seed = UInt64(int("seed", 0))
+        s.steps = int("steps", s.steps); s.images = int("images", s.images)
+        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        try trainOracle(s)
+    case "check-oracle":
+        let out = string("out", OracleSettings().out)
+        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        try checkOracle(path: out, seed: 0)
+    default:
+        fail("unknown command \(command)\n" + usage)
+    }
+} catch {
+    FileHandle.standardError.write(Data("dream-train: error: \(error)\n".utf8))
+    exit(1)
+}

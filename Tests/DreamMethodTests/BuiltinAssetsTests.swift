@@ -1,0 +1,70 @@
+import XCTest
+import DreamTensor
+import DreamModels
+import DreamDiffusion
+import DreamWorld
+import DreamAssets
+@testable import DreamMethod
+
+/// The shipped oracle and built-in model, measured on fresh renders of the world (independent of
+/// anything they were trained on: other seeds).
+final class BuiltinAssetsTests: XCTestCase {
+    static let oracle = try! Oracle(path: Assets.oracle)
+
+    func testBuiltinTokenizerMakesEachCaptionWordOneToken() throws {
+        let dir = Assets.builtinModel + "/tokenizer"
+        let tok = try CLIPTokenizer(vocabPath: dir + "/vocab.json", mergesPath: dir + "/merges.txt")
+        let words = Set(Attribute.allCases.flatMap(\.values) + ["a", "on", "background", "seen", "from", "the", "side", "above"])
+        let byId = Dictionary(uniqueKeysWithValues: tok.vocab.map { ($1, $0) })
+        for w in words {
+            let ids = tok.encode(w)
+            XCTAssertEqual(ids[0], tok.bos); XCTAssertEqual(ids[2], tok.eos)
+            XCTAssertEqual(byId[ids[1]], w + "</w>", "\(w) should be a single token")
+        }
+        let scene = try World.scenes(n: 1, seed: 3)[0]
+        let ids = tok.encode(scene.caption)
+        let n = ids.firstIndex(of: tok.eos)! - 1
+        XCTAssertEqual(n, scene.caption.split(separator: " ").count + 1, "one token per word plus the comma")
+        // Unknown words still tokenize (into characters), never to nothing.
+        XCTAssertGreaterThan(tok.encode("zebra").firstIndex(of: tok.eos)!, 1)
+    }
+
+    func testOracleIsAccurateOnFreshRenders() throws {
+        let scenes = try World.scenes(n: 500, seed: 4242)
+        let predicted = try Self.oracle.predict(Renderer.render(scenes, size: 64))
+        for a in Attribute.allCases {
+            let acc = Double(zip(scenes, predicted).filter { $0[a] == $1[a] }.count) / 500
+            XCTAssertGreaterThanOrEqual(acc, a == .view ? 0.94 : 0.97, "oracle accuracy on \(a.rawValue)")
+        }
+    }
+
+    func testTruthSetAgainstItselfIsPerfect() throws {
+        let e = Evaluator(oracle: Self.oracle)
+        let c = World.concept("cones")!
+        let truth = try Renderer.render(World.scenes(n: Evaluator.truthCount, seed: 1, constraints: c), size: 64)
+        let m = Dictionary(uniqueKeysWithValues: try e.evaluate(truth, constraints: c))
+        XCTAssertEqual(m["fid"]!, 0, accuracy: 1e-3)
+        XCTAssertEqual(m["coverage"]!, 1, accuracy: 1e-9)
+        XCTAssertEqual(m["precision"]!, 1, accuracy: 1e-9)
+        XCTAssertEqual(m["recall"]!, 1, accuracy: 1e-9)
+        XCTAssertGreaterThan(m["in_concept"]!, 0.97)
+        XCTAssertEqual(Set(m.keys), Set(Evaluator.metricNames))
+    }
+
+    func testEvaluationTellsConceptsApart() throws {
+        let e = Evaluator(oracle: Self.oracle)
+        let cones = World.concept("cones")!, purple = World.concept("purple-things")!
+        let images = try Renderer.render(World.scenes(n: 60, seed: 77, constraints: cones), size: 64)
+        let right = Dictionary(uniqueKeysWithValues: try e.evaluate(images, constraints: cones))
+        let wrong = Dictionary(uniqueKeysWithValues: try e.evaluate(images, constraints: purple))
+        XCTAssertGreaterThan(right["in_concept"]!, 0.95)
+        XCTAssertLessThan(wrong["in_concept"]!, 0.4)
+        XCTAssertLessThan(right["fid"]!, wrong["fid"]!)
+        XCTAssertGreaterThan(right["coverage"]!, wrong["coverage"]!)
+        // Diversity over free attributes: fresh renders spread over colours, sizes, …; one repeated image does not.
+        let same = try concatenate([Tensor](repeating: images.sliced(axis: 0, start: 0, end: 1), count: 10), axis: 0)
+        let copies = Dictionary(uniqueKeysWithValues: try e.evaluate(same, constraints: cones))
+        XCTAssertGreaterThan(right["diversity"]!, 0.8)
+        XCTAssertLessThan(copies["diversity"]!, 0.2)
+    }
+}
