@@ -101,8 +101,11 @@ final class SafeTensorsTests: XCTestCase {
         })
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["keep.safetensors"])
-        XCTAssertThrowsError(try SafeTensors.save(["x": Tensor(zeros: [1])], to: dir + "/no/such/dir/x.safetensors")) {
-            XCTAssertTrue("\($0)".contains("no/such/dir"), "\($0)")
+        // A folder that cannot exist (its parent is a file) is an error naming the path; a missing folder is made.
+        XCTAssertThrowsError(try SafeTensors.save(["x": Tensor(zeros: [1])], to: dir + "/keep.safetensors/sub/x.safetensors")) {
+            XCTAssertTrue("\($0)".contains("keep.safetensors/sub"), "\($0)")
         }
+        try SafeTensors.save(["x": Tensor(zeros: [1])], to: dir + "/new/folder/x.safetensors")
+        XCTAssertEqual(try SafeTensorsFile(path: dir + "/new/folder/x.safetensors").tensor("x").scalars, [0])
     }
 }
