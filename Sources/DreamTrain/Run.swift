@@ -92,6 +92,28 @@ final class Run {
         return base * Float(0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * min(1, p))))
     }
 
+    // The loss and throughput since the last log line.
+    var window: [Float] = [], windowStart = Date(), windowImages = 0
+
+    /// After a step: records its (unweighted) loss and image count, logs every `logEvery` steps, saves every
+    /// `saveEvery` and at the end.
+    func finished(loss: Float, images: Int, total: Int, logEvery: Int, saveEvery: Int) throws {
+        window.append(loss); windowImages += images
+        if step % logEvery == 0 {
+            log(window.reduce(0, +) / Float(window.count), rate: Double(windowImages) / Date().timeIntervalSince(windowStart), total: total)
+            window = []; windowStart = Date(); windowImages = 0
+        }
+        if step % saveEvery == 0 || step == total { try save() }
+    }
+
+    /// Ctrl-C: save and stop with status 130.
+    func stopIfRequested() throws {
+        guard stopRequested != 0 else { return }
+        try save()
+        print("stopped: saved at step \(step)")
+        exit(130)
+    }
+
     func log(_ loss: Float, rate: Double, total: Int, extra: String = "") {
         let line = String(format: "%@ step %d/%d  loss %.5f  %.1f img/s  %@%@", name, step, total, loss, rate, clock(elapsed), extra)
         print(line)

@@ -28,7 +28,6 @@ func trainOracle(_ s: OracleSettings) throws {
     let scenes = try World.scenes(n: s.images, seed: stepSeed(s.seed, 10, 0))
     let data = try Renderer.render(scenes, size: Oracle.resolution)
     let labels = scenes.map(\.attributes)
-    var window: [Float] = [], t0 = Date(), seen = 0
     while run.step < s.steps && stopRequested == 0 {
         var rng = RandomGenerator(seed: stepSeed(s.seed, 11, run.step))
         let idx = (0..<s.batch).map { _ in rng.int(below: s.images) }
@@ -37,14 +36,9 @@ func trainOracle(_ s: OracleSettings) throws {
         let (_, logits) = try oracle.forward(noisy)
         let loss = try oracle.loss(logits: logits, labels: idx.map { labels[$0] })
         try run.update(loss, lr: Run.schedule(run.step, of: s.steps, base: s.lr, warmup: 50))
-        window.append(try loss.item); seen += s.batch
-        if run.step % s.logEvery == 0 {
-            run.log(window.reduce(0, +) / Float(window.count), rate: Double(seen) / Date().timeIntervalSince(t0), total: s.steps)
-            window = []; t0 = Date(); seen = 0
-        }
-        if run.step % s.saveEvery == 0 || run.step == s.steps { try run.save() }
+        try run.finished(loss: loss.item, images: s.batch, total: s.steps, logEvery: s.logEvery, saveEvery: s.saveEvery)
     }
-    if stopRequested != 0 { try run.save(); print("stopped: saved at step \(run.step)"); exit(130) }
+    try run.stopIfRequested()
     try SafeTensors.save(run.finalWeights, metadata: ["format": "dream-oracle", "version": "1"], to: s.out, half: true)
     print("oracle written to \(s.out)")
     try checkOracle(path: s.out, seed: s.seed)

@@ -25,7 +25,6 @@ func trainVAE(_ s: BuiltinSettings) throws -> (VAE, Float) {
     let run = Run(name: "vae", work: s.work, params: store.parameters)
     if try run.resume() { print("vae: resumed at step \(run.step)") }
     print("vae: \(run.parameterCount) parameters")
-    var window: [Float] = [], t0 = Date(), images = 0
     while run.step < s.vaeSteps && stopRequested == 0 {
         var rng = RandomGenerator(seed: stepSeed(s.seed, 1, run.step))
         let scenes = try World.scenes(n: s.vaeBatch, seed: stepSeed(s.seed, 2, run.step))
@@ -41,14 +40,9 @@ func trainVAE(_ s: BuiltinSettings) throws -> (VAE, Float) {
         let l1 = try diff.abs().mean()
         let loss = try l1 + (diff * diff).mean() + (mean * mean).mean() * 1e-4
         try run.update(loss, lr: Run.schedule(run.step, of: s.vaeSteps, base: s.vaeLR, warmup: 100))
-        window.append(try l1.item); images += s.vaeBatch
-        if run.step % s.logEvery == 0 {
-            run.log(window.reduce(0, +) / Float(window.count), rate: Double(images) / Date().timeIntervalSince(t0), total: s.vaeSteps)
-            window = []; t0 = Date(); images = 0
-        }
-        if run.step % s.saveEvery == 0 || run.step == s.vaeSteps { try run.save() }
+        try run.finished(loss: l1.item, images: s.vaeBatch, total: s.vaeSteps, logEvery: s.logEvery, saveEvery: s.saveEvery)
     }
-    if stopRequested != 0 { try run.save(); print("stopped: saved at step \(run.step)"); exit(130) }
+    try run.stopIfRequested()
     // The scaling factor makes latents of whole images unit-variance, as SD's 0.18215 does.
     let scaling: Float = try withoutGrad {
         let probe = try Renderer.render(World.scenes(n: 256, seed: stepSeed(s.seed, 3, 0)), size: BuiltinModel.imageSize)
@@ -80,17 +74,13 @@ func trainUNet(_ s: BuiltinSettings, vae: VAE, scaling: Float, tokenizer: CLIPTo
     let run = Run(name: "unet", work: s.work, params: params, emaDecay: 0.999)
     if try run.resume() { print("unet: resumed at step \(run.step)") }
     print("unet + text encoder: \(run.parameterCount) parameters")
-    var window: [Float] = [], t0 = Date(), images = 0
     let b = s.unetBatch
     while run.step < s.unetSteps && stopRequested == 0 {
         var rng = RandomGenerator(seed: stepSeed(s.seed, 4, run.step))
         let scenes = try World.scenes(n: b, seed: stepSeed(s.seed, 5, run.step))
-        let tA = Date()
         let z0 = try withoutGrad { try vae.encodeMean(Renderer.render(scenes, size: BuiltinModel.imageSize) * 2 - 1) * scaling }
         let captions = scenes.map { BuiltinModel.caption($0, drop: { rng.double() }, p: s.captionDrop, pAll: s.captionDropAll) }
-        let tB = Date()
         let context = try text(ids: captions.map { tokenizer.encode($0) })
-        let tC = Date()
         let ts = (0..<b).map { _ in rng.int(below: ns.trainSteps) }
         let ab = ts.map { Double(ns.alphasCumprod[$0]) }
         let noise = rng.normal(z0.shape)
@@ -101,19 +91,10 @@ func trainUNet(_ s: BuiltinSettings, vae: VAE, scaling: Float, tokenizer: CLIPTo
         let w = try Tensor(ab.map { Float(PromptMath.minSNRWeight(alphaBar: $0, vPrediction: false)) }, shape: [b, 1, 1, 1])
         let err = try pred - noise
         let loss = try (err * err * w).mean()
-        let tD = Date()
         try run.update(loss, lr: Run.schedule(run.step, of: s.unetSteps, base: s.unetLR, warmup: 200))
-        if ProcessInfo.processInfo.environment["DREAM_TRAIN_PROFILE"] != nil {
-            print(String(format: "encode %.3f text %.3f unet %.3f backward+update %.3f", tB.timeIntervalSince(tA), tC.timeIntervalSince(tB), tD.timeIntervalSince(tC), Date().timeIntervalSince(tD)))
-        }
-        window.append(try (err * err).mean().item); images += b
-        if run.step % s.logEvery == 0 {
-            run.log(window.reduce(0, +) / Float(window.count), rate: Double(images) / Date().timeIntervalSince(t0), total: s.unetSteps)
-            window = []; t0 = Date(); images = 0
-        }
-        if run.step % s.saveEvery == 0 || run.step == s.unetSteps { try run.save() }
+        try run.finished(loss: (err * err).mean().item, images: b, total: s.unetSteps, logEvery: s.logEvery, saveEvery: s.saveEvery)
     }
-    if stopRequested != 0 { try run.save(); print("stopped: saved at step \(run.step)"); exit(130) }
+    try run.stopIfRequested()
     return run
 }
 

@@ -67,4 +67,23 @@ final class BuiltinAssetsTests: XCTestCase {
         XCTAssertGreaterThan(right["diversity"]!, 0.8)
         XCTAssertLessThan(copies["diversity"]!, 0.2)
     }
+
+    /// The built-in model at its default settings draws what full captions say, as the oracle reads it
+    /// (16 fresh captions, fixed seeds: a deterministic result, asserted with a margin below the figures of
+    /// docs/builtin-model.md, which come from 200 captions).
+    func testBuiltinModelDrawsWhatTheCaptionSays() throws {
+        let sd = try StableDiffusion(path: Assets.builtinModel)
+        let scenes = try World.scenes(n: 16, seed: 31)
+        var o = GenerationOptions()
+        o.steps = try XCTUnwrap(sd.defaultSteps); o.cfg = try XCTUnwrap(sd.defaultCFG); o.batch = 16; o.seed = 5
+        let predicted = try Self.oracle.predict(sd.generate(scenes.map(\.caption), o))
+        func accuracy(_ a: Attribute) -> Double { Double(zip(scenes, predicted).filter { $0[a] == $1[a] }.count) / 16 }
+        XCTAssertGreaterThanOrEqual(accuracy(.color), 0.75, "color")
+        XCTAssertGreaterThanOrEqual(accuracy(.background), 0.8, "background")
+        XCTAssertGreaterThanOrEqual(accuracy(.size), 0.8, "size")
+        XCTAssertGreaterThanOrEqual(accuracy(.view), 0.8, "view")
+        // Against other captions' attributes the same images score far lower (the test can fail).
+        let shuffled = Array(scenes.dropFirst()) + [scenes[0]]
+        XCTAssertLessThan(Double(zip(shuffled, predicted).filter { $0[.color] == $1[.color] }.count) / 16, 0.5)
+    }
 }
