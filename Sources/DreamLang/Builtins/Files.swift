@@ -61,7 +61,7 @@ extension Registry {
             return .none
         }, topic: topic)
         register(Builtin("images", [.positional("pattern", .string), .labeled("size", .optional(.ints), "height and width (one number: square)")],
-                         doc: "Reads the PNG files matching a glob pattern (sorted by name) as one batch [N, 3, H, W], resized to size when given.",
+                         doc: "Reads the PNG files matching a glob pattern (sorted by name) as one batch [N, 3, H, W], resized to size when given (else to the first file's size, with a warning, when sizes differ).",
                          example: "let refs = images(\"refs/*.png\", size: 64)") { a, ip in
             let pattern = try a.string("pattern")
             let paths = try globFiles(pattern)
@@ -73,13 +73,19 @@ extension Registry {
                 size = (s[0], s.count == 2 ? s[1] : s[0])
             }
             var batch: [Tensor] = []
+            var resized = 0
             for path in paths {
                 var img = try PNG.read(path)
                 if let (h, w) = size { img = try img.resized(height: h, width: w) }
+                // Mixed sizes: every image takes the first one's size, and the user is told.
                 if let first = batch.first, first.shape != img.shape {
-                    throw ArgumentError("images: \(path) is \(img.shape[3])×\(img.shape[2]) but \(paths[0]) is \(first.shape[3])×\(first.shape[2]); pass size: to resize them all", argument: "pattern")
+                    img = try img.resized(height: first.shape[2], width: first.shape[3])
+                    resized += 1
                 }
                 batch.append(img)
+            }
+            if resized > 0 {
+                ip.warn("images: the files have different sizes; \(resized) of \(paths.count) resized to \(batch[0].shape[3])×\(batch[0].shape[2]) (the size of \((paths[0] as NSString).lastPathComponent)); pass size: to choose")
             }
             return .tensor(try concatenate(batch, axis: 0))
         }, topic: topic)
