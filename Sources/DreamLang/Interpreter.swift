@@ -268,6 +268,10 @@ public final class Interpreter {
             case (.list(let x), .list(let y)) where op == "+":
                 guard x.count + y.count <= maxElements else { throw ArgumentError("list too long (limit \(maxElements) items)") }
                 return .list(x + y)
+            case (.dict(var x), .dict(let y)) where op == "+":
+                // Merge: the right side's keys win, new keys keep their order after the left's.
+                for (k, v) in y.pairs { x[k] = v }
+                return .dict(x)
             default: break
             }
             if ["+", "-", "*", "/", "**", "@"].contains(op),

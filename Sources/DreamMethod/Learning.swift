@@ -18,10 +18,16 @@ public final class LearnedDistribution {
     public let settings: LearningSettings
     public internal(set) var completedSteps = 0
     public internal(set) var lastLoss: Float = .nan
+    /// AdamW's moment estimates after the last completed step, so that a run continues exactly.
+    public internal(set) var moments: (Tensor, Tensor)?
+    /// Whether the run stopped early on Ctrl-C (it holds the last completed step).
+    public internal(set) var interrupted = false
     public init(_ dist: PromptDistribution, settings: LearningSettings) { self.dist = dist; self.settings = settings }
 
-    /// Progress figures of a distribution read back from a file.
-    public func restore(steps: Int, loss: Float) { completedSteps = steps; lastLoss = loss }
+    /// Progress figures (and optimiser state, when saved) of a distribution read back from a file.
+    public func restore(steps: Int, loss: Float, moments: (Tensor, Tensor)? = nil) {
+        completedSteps = steps; lastLoss = loss; self.moments = moments
+    }
 }
 
 extension StableDiffusion {
@@ -40,20 +46,39 @@ extension StableDiffusion {
     /// Learns a prompt distribution from reference latents (see `referenceLatents`). Each step draws a
     /// batch of references, a random crop of the model's latent size, timesteps, noise and conditions
     /// from (seed, step); `Job` cancellation stops after the last completed step, keeping it.
-    public func learn(latents: Tensor, _ s: LearningSettings, onStep: ((Int, Float) -> Void)? = nil) throws -> LearnedDistribution {
+    /// `resume` continues a run (its prompts, optimiser state and step count) up to `s.steps` in all, so
+    /// that stopping and resuming gives the same prompts as one uninterrupted run.
+    public func learn(latents: Tensor, _ s: LearningSettings, resume: LearnedDistribution? = nil,
+                      onStep: ((Int, Float) -> Void)? = nil) throws -> LearnedDistribution {
         let dist = PromptDistribution(k: s.prompts, m: s.tokens, width: textEncoder.hidden, seed: s.seed, prefix: s.prefix, suffix: s.suffix)
+        let first = resume?.completedSteps ?? 0
+        if let r = resume {
+            guard r.dist.prompts.shape == dist.prompts.shape else {
+                throw ModelError("cannot resume: the saved run has K = \(r.dist.k), M = \(r.dist.m) and width \(r.dist.prompts.shape[2]), this one K = \(s.prompts), M = \(s.tokens) and width \(textEncoder.hidden)")
+            }
+            dist.prompts = r.dist.prompts.copy()
+        }
         _ = try dist.embeddings(self, vectors: dist.prompts)   // checks that prefix + tokens + suffix fit
         let result = LearnedDistribution(dist, settings: s)
+        result.completedSteps = first
+        result.lastLoss = resume?.lastLoss ?? .nan
         let objective = LearningObjective(samples: s.samples, orthoWeight: s.ortho)
         let ns = try noiseSchedule
         let v = dist.prompts.param()
         let opt = AdamW([v], lr: s.lr, weightDecay: s.weightDecay)
+        if let r = resume, first > 0 {
+            guard let mv = r.moments else {
+                throw ModelError("cannot resume: the saved distribution has no optimiser state (it was mixed, or saved by an older dream)")
+            }
+            try opt.restore(step: first, moments: [mv])
+        }
         let n = latents.shape[0], size = unet.sampleSize
         let (lh, lw) = (latents.shape[2], latents.shape[3])
         let progress = Job.progress("learning", total: s.steps)
         defer { progress.finish() }
-        for step in 0..<s.steps {
-            do { try Job.checkCancelled() } catch { break }   // keep what was learned so far
+        if first > 0 { progress.update(min(first, s.steps), note: "resumed") }
+        for step in first..<max(first, s.steps) {
+            do { try Job.checkCancelled() } catch { result.interrupted = true; break }   // keep what was learned so far
             var rng = RandomGenerator(seed: s.seed &+ 0xD15 &+ UInt64(step) &* 0x9E37_79B9)
             let b = min(s.batch, n)
             var crops: [Tensor] = []
@@ -70,6 +95,7 @@ extension StableDiffusion {
             try opt.update(g)
             result.completedSteps = step + 1
             result.lastLoss = try loss.item
+            result.moments = opt.moments[0]
             progress.update(step + 1, note: String(format: "loss %.4f", result.lastLoss))
             onStep?(step + 1, result.lastLoss)
         }

@@ -46,4 +46,30 @@ final class DistributionFileTests: XCTestCase {
             XCTAssertTrue(s.contains("learned on model tiny-sd (config ") && s.contains("is now tiny-sd (config ") && s.contains("refusing"), s)
         }
     }
+
+    /// A run saved after 3 steps and resumed from the file to 6 gives the prompts of one 6-step run, bit
+    /// for bit (prompts, optimiser moments and step count are all in the file).
+    func testResumingASavedRunEqualsAnUninterruptedOne() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fixture = repoRoot.appendingPathComponent("Tests/Fixtures/sd/sd1").path
+        let file = dir.appendingPathComponent("half.safetensors").path
+        let out = try run("""
+            let m = model("\(fixture)")
+            let refs = world.render(n: 4, seed: 0, resolution: 32)
+            let whole = learn(m, refs, prompts: 3, tokens: 2, steps: 6, seed: 4)
+            save("\(file)", learn(m, refs, prompts: 3, tokens: 2, steps: 3, seed: 4))
+            let half = load("\(file)")
+            let resumed = learn(m, refs, steps: 6, resume: half)
+            print(half.steps, resumed.steps, max(abs(resumed.prompts - whole.prompts)) == 0, max(abs(half.prompts - whole.prompts)) > 0)
+            let TI = textual_inversion(m, refs, tokens: 2, steps: 4, seed: 5)
+            print(max(abs(textual_inversion(m, refs, steps: 4, resume: textual_inversion(m, refs, tokens: 2, steps: 2, seed: 5)).prompts - TI.prompts)) == 0)
+            """)
+        XCTAssertEqual(out, "3 6 true true\ntrue\n")
+        XCTAssertThrowsError(try run("""
+            let m = model("\(fixture)")
+            let refs = world.render(n: 4, seed: 0, resolution: 32)
+            learn(m, refs, steps: 2, resume: mix([learn(m, refs, prompts: 2, tokens: 1, steps: 1, seed: 1)]))
+            """)) { e in XCTAssertTrue("\(e)".contains("a mixture has no prompts to continue"), "\(e)") }
+    }
 }

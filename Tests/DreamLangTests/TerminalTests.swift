@@ -162,4 +162,53 @@ final class TerminalTests: XCTestCase {
         let history = try String(contentsOfFile: dir.appendingPathComponent("state/dream/history").path, encoding: .utf8)
         XCTAssertTrue(history.contains("abc"), history)
     }
+
+    /// Ctrl-C during `learn` keeps the steps completed so far in the variable; the run saved to a file
+    /// continues with `resume:`; bad input (unreadable images, too many tokens, γ < 0, unnormalised
+    /// weights) gets a clear message and loses nothing already learned.
+    func testLearningSurvivesCtrlCAndBadInput() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var env = ProcessInfo.processInfo.environment
+        env["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
+        env["TERM"] = "xterm"
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("refs"), withIntermediateDirectories: true)
+        try "not an image".write(toFile: dir.appendingPathComponent("refs/broken.png").path, atomically: true, encoding: .utf8)
+        let t = try PTY(args: [], env: env, cwd: dir.path)
+        t.expect("dream> ")
+        t.send("let m = model(\"builtin\")\r")
+        t.send("let refs = world.render(n: 8, seed: 0, concept: world.concept(\"cones\"))\r")
+        var mark = t.plain.count
+        t.send("let D = learn(m, refs, steps: 100000, seed: 1)\r")
+        t.expect("/100000", after: mark, timeout: 60)
+        usleep(1_500_000)
+        t.send("\u{03}")
+        t.expect("interrupted; the distribution holds the", after: mark, timeout: 30)
+        t.expect("dream> ", after: mark)
+        mark = t.plain.count
+        t.send("print(D.steps >= 1, D.steps < 100000, D.loss > 0)\r")
+        t.expect("true true true", after: mark)
+
+        mark = t.plain.count
+        let saved = dir.appendingPathComponent("d.safetensors").path
+        t.send("save(\"\(saved)\", D)\r")
+        t.send("let E = learn(m, refs, steps: D.steps + 2, resume: load(\"\(saved)\"))\r")
+        t.send("print(E.steps - D.steps, E.k, E.tokens)\r")
+        t.expect("2 32 4", after: mark, timeout: 60)
+
+        for (input, message) in [("images(\"\(dir.path)/refs/*.png\")", "broken.png: not a PNG file"),
+                                 ("learn(m, refs, tokens: 80)", "do not fit the 75 positions of the context"),
+                                 ("sample(D, gamma: -1)", "gamma must be ≥ 0"),
+                                 ("learn(m, images(\"\(dir.path)/nothing/*.png\"))", "no files match"),
+                                 ("let P = mix([D, E], weights: [1, 3])", "weights sum to 4; normalised to sum to 1")] {
+            mark = t.plain.count
+            t.send(input + "\r")
+            t.expect(message, after: mark)
+        }
+        mark = t.plain.count
+        t.send("print(D.steps >= 1, E.steps - D.steps, type(P))\r")
+        t.expect("true 2 distribution", after: mark)
+        t.send(":quit\r")
+        XCTAssertEqual(t.wait(), 0)
+    }
 }

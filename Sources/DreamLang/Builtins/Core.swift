@@ -26,11 +26,28 @@ extension Registry {
             case let v: throw ArgumentError("len: \(describeForError(v)) has no length", argument: "x")
             }
         }, topic: "core")
-        register(Builtin("str", [.positional("x", .any)], doc: "The value as text, as print shows it.", example: "\"loss \" + str(0.5)") { a, _ in
-            .string(a["x"].display)
+        register(Builtin("str", [.positional("x", .any), .labeled("digits", .optional(.int), "a number with this many decimals")],
+                         doc: "The value as text, as print shows it (a number with a fixed number of decimals when digits: is given).",
+                         example: "\"loss \" + str(0.12345, digits: 3)") { a, _ in
+            if let d = a.optionalInt("digits") {
+                guard case .number(let x) = a["x"] else { throw ArgumentError("str: digits: applies to numbers, got \(describeForError(a["x"]))", argument: "x") }
+                guard (0...12).contains(d) else { throw ArgumentError("str: digits must be 0…12, got \(d)", argument: "digits") }
+                return .string(String(format: "%.\(d)f", x))
+            }
+            return .string(a["x"].display)
         }, topic: "core")
-        register(Builtin("float", [.positional("x", .tensor)], doc: "The number held by a one-element tensor.", example: "float(mean(x))") { a, _ in
-            .number(Double(try a.tensor("x").item))
+        register(Builtin("float", [.positional("x", .any)], doc: "The number held by a one-element tensor, or written in a string (such as a script argument).",
+                         example: "float(mean(x))") { a, _ in
+            switch a["x"] {
+            case .tensor(let t): return .number(Double(try t.item))
+            case .number(let x): return .number(x)
+            case .string(let s):
+                guard let x = Double(s.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")) else {
+                    throw ArgumentError("float: \"\(s)\" is not a number", argument: "x")
+                }
+                return .number(x)
+            case let v: throw ArgumentError("float: expected a one-element tensor, a number or a string, got \(describeForError(v))", argument: "x")
+            }
         }, topic: "core")
         register(Builtin("type", [.positional("x", .any)], doc: "The name of a value's type.", example: "type(x)") { a, _ in
             .string(a["x"].typeName)

@@ -45,13 +45,34 @@ extension Args {
         }
         return d
     }
+
+    func optionalDistribution(_ n: String) throws -> DistributionValue? {
+        if case .none = self[n] { return nil }
+        return try distribution(n)
+    }
 }
 
 /// Reference images → latents at the model's resolution → a learned distribution, as a value.
-func learnedValue(_ sd: StableDiffusion, images: Tensor, _ s: LearningSettings, caller: String) throws -> Value {
+/// With `resume`, the saved run's settings are used and `steps` counts all steps, those done included.
+func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSettings, resume: DistributionValue?,
+                  caller: String, _ ip: Interpreter) throws -> Value {
+    var s = settings
+    if let r = resume {
+        guard let l = r.learned else { throw ArgumentError("\(caller): resume: a mixture has no prompts to continue; pass a distribution from learn or load", argument: "resume") }
+        guard r.sd === sd else { throw ArgumentError("\(caller): resume: the distribution was learned on another model (\(r.sd.identity.name))", argument: "resume") }
+        let steps = s.steps
+        s = l.settings
+        s.steps = steps
+        if l.completedSteps >= steps {
+            ip.warn("\(caller): the saved run already has \(l.completedSteps) steps (steps: \(steps)); nothing to do")
+        }
+    }
     do {
         let latents = try sd.referenceLatents(images, size: sd.unet.sampleSize * sd.vae.downscale)
-        let learned = try sd.learn(latents: latents, s)
+        let learned = try sd.learn(latents: latents, s, resume: resume?.learned)
+        if learned.interrupted {
+            ip.warn("\(caller): interrupted; the distribution holds the \(learned.completedSteps) completed steps of \(s.steps) (save it, and continue later with resume:)")
+        }
         let (mu, sigma) = try withoutGrad { try learned.dist.gaussian(sd) }
         return .object(DistributionValue(sd: sd, learned: learned, mean: mu, std: sigma))
     } catch let e as ModelError { throw ArgumentError("\(caller): \(e.message)") }
@@ -67,7 +88,8 @@ extension Registry {
                                    .labeled("batch", .int, default: .number(4)), .labeled("samples", .int, default: .number(4)),
                                    .labeled("ortho", .number, default: .number(1e-3)),
                                    .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
-                                   .labeled("prefix", .string, default: .string("")), .labeled("suffix", .string, default: .string(""))],
+                                   .labeled("prefix", .string, default: .string("")), .labeled("suffix", .string, default: .string("")),
+                                   .labeled("resume", .optional(.any), "a saved run to continue (its settings are used; steps counts all steps)")],
                          doc: "Learns a prompt distribution from reference images (progress bar; Ctrl-C keeps the last completed step).",
                          example: "let D = learn(m, images(\"refs/*.png\", size: 64), steps: 300, seed: 1)") { a, ip in
             let sd = try a.model("m")
@@ -80,12 +102,13 @@ extension Registry {
                 throw ArgumentError("learn: \(name): must be at least 1, got \(v)", argument: name)
             }
             guard s.steps >= 0 else { throw ArgumentError("learn: steps: must be ≥ 0", argument: "steps") }
-            return try learnedValue(sd, images: try a.tensor("images"), s, caller: "learn")
+            return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "learn", ip)
         }, topic: topic)
         register(Builtin("textual_inversion", [.positional("m", .any), .positional("images", .tensor),
                                                .labeled("tokens", .int, default: .number(4)), .labeled("steps", .int, default: .number(500)),
                                                .labeled("lr", .number, default: .number(1e-3)), .labeled("batch", .int, default: .number(4)),
-                                               .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")],
+                                               .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
+                                               .labeled("resume", .optional(.any), "a saved run to continue (its settings are used; steps counts all steps)")],
                          doc: "The single-prompt baseline: the same learning with K = 1 (so σ = 0) and no orthogonality term.",
                          example: "let TI = textual_inversion(m, refs, steps: 300, seed: 1)") { a, ip in
             let sd = try a.model("m")
@@ -94,7 +117,7 @@ extension Registry {
             s.tokens = try a.int("tokens"); s.steps = try a.int("steps"); s.lr = Float(try a.number("lr")); s.batch = try a.int("batch")
             s.seed = try ip.seed(a)
             guard s.tokens >= 1, s.batch >= 1, s.steps >= 0 else { throw ArgumentError("textual_inversion: tokens and batch must be ≥ 1, steps ≥ 0") }
-            return try learnedValue(sd, images: try a.tensor("images"), s, caller: "textual_inversion")
+            return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "textual_inversion", ip)
         }, topic: topic)
         register(Builtin("sample", [.positional("D", .any), .labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1)),
                                     .labeled("steps", .optional(.int), "sampling steps; default: the model's (50 for SD checkpoints)"),
@@ -178,6 +201,7 @@ enum DistributionFile {
                     "model_name": id.name, "model_config_hash": id.configHash]
         if let l = d.learned {
             tensors["prompts"] = l.dist.prompts
+            if let (m1, m2) = l.moments { tensors["adam_m"] = m1; tensors["adam_v"] = m2 }
             let s = l.settings
             meta.merge(["k": "\(l.dist.k)", "m": "\(l.dist.m)", "prefix": l.dist.prefix, "suffix": l.dist.suffix,
                         "steps": "\(l.completedSteps)", "lr": "\(s.lr)", "batch": "\(s.batch)", "samples": "\(s.samples)",
@@ -215,7 +239,8 @@ enum DistributionFile {
             s.samples = Int(meta["samples"] ?? "") ?? s.samples; s.ortho = Float(meta["ortho"] ?? "") ?? s.ortho
             s.seed = UInt64(meta["seed"] ?? "") ?? 0
             let l = LearnedDistribution(dist, settings: s)
-            l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan)
+            let moments = f.entries["adam_m"] != nil && f.entries["adam_v"] != nil ? (try f.tensor("adam_m"), try f.tensor("adam_v")) : nil
+            l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan, moments: moments)
             learned = l
         }
         return DistributionValue(sd: sd, learned: learned, mean: mean, std: std)

@@ -30,7 +30,7 @@ extension Registry {
             }
         }, topic: topic)
         register(Builtin("save", [.positional("path", .string), .positional("value", .any), .labeled("columns", .optional(.int), "images per row of a PNG grid")],
-                         doc: "Writes a file by its extension (atomically): .safetensors ← tensor, dictionary of tensors or distribution, .png ← image batch (a grid when several), .json ← plain values.",
+                         doc: "Writes a file by its extension (atomically): .safetensors ← tensor, dictionary of tensors or distribution, .png ← image batch (a grid when several), .json ← plain values, .md/.txt/.csv ← a string.",
                          example: "save(\"out.png\", images, columns: 4)") { a, _ in
             let path = try a.string("path")
             let value = a["value"]
@@ -55,8 +55,12 @@ extension Registry {
                 let obj = try jsonFromValue(value)
                 let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed])
                 try writeAtomically(path) { write in try data.withUnsafeBytes { try write($0) } }
+            case "md", "txt", "csv":
+                guard case .string(let text) = value else { throw ArgumentError("save: a .\((path as NSString).pathExtension) file holds a string, got \(describeForError(value))", argument: "value") }
+                let data = Data(text.utf8)
+                try writeAtomically(path) { write in try data.withUnsafeBytes { try write($0) } }
             default:
-                throw ArgumentError("save: unknown file type '.\((path as NSString).pathExtension)' (known: .safetensors, .png, .json)", argument: "path")
+                throw ArgumentError("save: unknown file type '.\((path as NSString).pathExtension)' (known: .safetensors, .png, .json, and .md, .txt, .csv for text)", argument: "path")
             }
             return .none
         }, topic: topic)
