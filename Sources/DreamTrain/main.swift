@@ -6,7 +6,7 @@ import DreamTensor
 
 let usage = """
 usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--unet-steps N] [--unet-batch N]
-       dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N]
+       dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N] [--round-trips N]
        dream-train check-oracle [--out FILE]
        dream-train plot OUT.png LOG.csv...
 """
@@ -48,7 +48,7 @@ do {
     case "oracle":
         var s = OracleSettings()
         s.work = string("work", s.work); s.out = string("out", s.out); s.seed = UInt64(int("seed", 0))
-        s.steps = int("steps", s.steps); s.images = int("images", s.images)
+        s.steps = int("steps", s.steps); s.images = int("images", s.images); s.roundTrips = int("round-trips", s.roundTrips)
         if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
         try trainOracle(s)
     case "check-oracle":
