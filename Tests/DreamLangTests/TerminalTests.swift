@@ -87,12 +87,18 @@ final class TerminalTests: XCTestCase {
         }
     }
 
-    func testInteractiveSession() throws {
-        let dir = makeTempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    /// The environment of a session whose history lives in `dir`.
+    func terminalEnvironment(_ dir: URL) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
         env["TERM"] = "xterm"
+        return env
+    }
+
+    func testInteractiveSession() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = terminalEnvironment(dir)
         let t = try PTY(args: [], env: env, cwd: dir.path)
         t.expect("dream> ")
 
@@ -169,12 +175,9 @@ final class TerminalTests: XCTestCase {
     func testLearningSurvivesCtrlCAndBadInput() throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var env = ProcessInfo.processInfo.environment
-        env["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
-        env["TERM"] = "xterm"
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("refs"), withIntermediateDirectories: true)
         try "not an image".write(toFile: dir.appendingPathComponent("refs/broken.png").path, atomically: true, encoding: .utf8)
-        let t = try PTY(args: [], env: env, cwd: dir.path)
+        let t = try PTY(args: [], env: terminalEnvironment(dir), cwd: dir.path)
         t.expect("dream> ")
         t.send("let m = model(\"builtin\")\r")
         t.send("let refs = world.render(n: 8, seed: 0, concept: world.concept(\"cones\"))\r")
