@@ -49,7 +49,7 @@ enum BuiltinModel {
         "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
         "scheduler": ["diffusers", "DDIMScheduler"],
         // dream's sampling defaults for this model (read by StableDiffusion.defaultSteps/defaultCFG).
-        "dream_defaults": ["steps": 25, "cfg": 4.0],
+        "dream_defaults": ["steps": 25, "cfg": 3.0],
     ]
 
     static let tokenizerConfig: [String: Any] = [

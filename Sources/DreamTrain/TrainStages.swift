@@ -12,7 +12,7 @@ struct BuiltinSettings {
     var out = "Sources/DreamAssets/builtin"
     var seed: UInt64 = 0
     var vaeSteps = 2500, vaeBatch = 16, vaeLR: Float = 1e-3
-    var unetSteps = 2400, unetBatch = 32, unetLR: Float = 8e-4
+    var unetSteps = 4600, unetBatch = 32, unetLR: Float = 8e-4
     var captionDrop = 0.15, captionDropAll = 0.1
     var logEvery = 25, saveEvery = 200
 }
@@ -111,11 +111,30 @@ func trainBuiltin(_ s: BuiltinSettings) throws {
         .compactMap { k, v in k.hasPrefix("param/") ? (String(k.dropFirst(6)), v) : nil })
     try SafeTensors.save(vaeWeights, to: s.out + "/vae/diffusion_pytorch_model.fp16.safetensors", half: true)
     let run = try trainUNet(s, vae: vae, scaling: scaling, tokenizer: tokenizer)
-    var text: [String: Tensor] = [:], unet: [String: Tensor] = [:]
-    for (k, v) in run.finalWeights {
-        if k.hasPrefix("text_encoder/") { text[String(k.dropFirst(13))] = v } else { unet[String(k.dropFirst(5))] = v }
-    }
-    try SafeTensors.save(text, to: s.out + "/text_encoder/model.fp16.safetensors", half: true)
-    try SafeTensors.save(unet, to: s.out + "/unet/diffusion_pytorch_model.fp16.safetensors", half: true)
+    try writeTextEncoderAndUNet(run.finalWeights, to: s.out)
     print("built-in model written to \(s.out) (this session \(clock(Date().timeIntervalSince(started))))")
+}
+
+/// Writes the text encoder's and the UNet's weights (keys "text_encoder/…" and "unet/…") into a model folder.
+func writeTextEncoderAndUNet(_ weights: [String: Tensor], to out: String) throws {
+    var text: [String: Tensor] = [:], unet: [String: Tensor] = [:]
+    for (k, v) in weights {
+        if k.hasPrefix("text_encoder/") { text[String(k.dropFirst(13))] = v } else if k.hasPrefix("unet/") { unet[String(k.dropFirst(5))] = v }
+    }
+    try SafeTensors.save(text, to: out + "/text_encoder/model.fp16.safetensors", half: true)
+    try SafeTensors.save(unet, to: out + "/unet/diffusion_pytorch_model.fp16.safetensors", half: true)
+}
+
+/// `dream-train export`: the EMA weights of the UNet stage's latest checkpoint into a model folder that
+/// already holds the rest (a running or stopped training can be tried out without disturbing it).
+func exportCheckpoint(work: String, out: String) throws {
+    let path = work + "/unet-checkpoint.safetensors"
+    let f = try SafeTensorsFile(path: path)
+    guard FileManager.default.fileExists(atPath: out + "/model_index.json") else {
+        throw FileError(out, "not a model folder (no model_index.json); train once with --out \(out) or copy the built-in model there")
+    }
+    let weights = Dictionary(uniqueKeysWithValues: try f.all().compactMap { k, v in k.hasPrefix("ema/") ? (String(k.dropFirst(4)), v) : nil })
+    guard !weights.isEmpty else { throw FileError(path, "no EMA weights in the checkpoint") }
+    try writeTextEncoderAndUNet(weights, to: out)
+    print("exported the EMA weights of step \(f.metadata["step"] ?? "?") to \(out)")
 }

@@ -7,6 +7,7 @@ import DreamTensor
 let usage = """
 usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--unet-steps N] [--unet-batch N]
        dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N] [--round-trips N]
+       dream-train export  [--work DIR] --out DIR   (EMA weights of the UNet stage's latest checkpoint)
        dream-train check-oracle [--out FILE]
        dream-train plot OUT.png LOG.csv...
 """
@@ -51,6 +52,11 @@ do {
         s.steps = int("steps", s.steps); s.images = int("images", s.images); s.roundTrips = int("round-trips", s.roundTrips)
         if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
         try trainOracle(s)
+    case "export":
+        let work = string("work", BuiltinSettings().work)
+        guard let out = options.removeValue(forKey: "out") else { fail("export needs --out DIR\n" + usage) }
+        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        try exportCheckpoint(work: work, out: out)
     case "check-oracle":
         let out = string("out", OracleSettings().out)
         if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }

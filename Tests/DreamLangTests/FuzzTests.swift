@@ -42,7 +42,7 @@ final class FuzzTests: XCTestCase {
         }
         let registry = Registry.standard()
         var rng = Rng(state: 2024)
-        var slowest = 0.0, errors = 0, ran = 0
+        var slowest = 0.0, slowestInput = "", errors = 0, ran = 0
         let total = 20_000
         for n in 0..<total {
             let text = mutate(corpus, &rng, mode: n % 5)
@@ -67,10 +67,10 @@ final class FuzzTests: XCTestCase {
                 XCTFail("input #\(n) raised \(type(of: error)) instead of a located error: \(error)\n---\n\(text)")
             }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            slowest = max(slowest, dt)
+            if dt > slowest { slowest = dt; slowestInput = "#\(n):\n\(text)" }
             if dt > 1 { XCTFail("input #\(n) took \(dt) s\n---\n\(text)") }
         }
-        print("fuzz: \(total) inputs, \(ran) ran cleanly, \(errors) located errors, slowest \(String(format: "%.3f", slowest)) s")
+        print("fuzz: \(total) inputs, \(ran) ran cleanly, \(errors) located errors, slowest \(String(format: "%.3f", slowest)) s, input \(slowestInput)")
     }
 
     /// Five kinds of input: character edits, token-fragment edits, line splices between files,

@@ -49,6 +49,22 @@ extension Registry {
             case let v: throw ArgumentError("float: expected a one-element tensor, a number or a string, got \(describeForError(v))", argument: "x")
             }
         }, topic: "core")
+        register(Builtin("int", [.positional("x", .any)], doc: "A number rounded toward zero (as Python's int): of a number, a one-element tensor or a string.",
+                         example: "int(n / 8)") { a, _ in
+            let x: Double
+            switch a["x"] {
+            case .tensor(let t): x = Double(try t.item)
+            case .number(let v): x = v
+            case .string(let s):
+                guard let v = Double(s.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")) else {
+                    throw ArgumentError("int: \"\(s)\" is not a number", argument: "x")
+                }
+                x = v
+            case let v: throw ArgumentError("int: expected a number, a one-element tensor or a string, got \(describeForError(v))", argument: "x")
+            }
+            guard x.isFinite else { throw ArgumentError("int: \(formatNumber(x)) has no integer value", argument: "x") }
+            return .number(x.rounded(.towardZero))
+        }, topic: "core")
         register(Builtin("type", [.positional("x", .any)], doc: "The name of a value's type.", example: "type(x)") { a, _ in
             .string(a["x"].typeName)
         }, topic: "core")
