@@ -38,35 +38,30 @@ extension Registry {
         }, topic: "core")
         register(Builtin("float", [.positional("x", .any)], doc: "The number held by a one-element tensor, or written in a string (such as a script argument).",
                          example: "float(mean(x))") { a, _ in
-            switch a["x"] {
-            case .tensor(let t): return .number(Double(try t.item))
-            case .number(let x): return .number(x)
-            case .string(let s):
-                guard let x = Double(s.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")) else {
-                    throw ArgumentError("float: \"\(s)\" is not a number", argument: "x")
-                }
-                return .number(x)
-            case let v: throw ArgumentError("float: expected a one-element tensor, a number or a string, got \(describeForError(v))", argument: "x")
-            }
+            .number(try numberArgument(a["x"], "float"))
         }, topic: "core")
         register(Builtin("int", [.positional("x", .any)], doc: "A number rounded toward zero (as Python's int): of a number, a one-element tensor or a string.",
                          example: "int(n / 8)") { a, _ in
-            let x: Double
-            switch a["x"] {
-            case .tensor(let t): x = Double(try t.item)
-            case .number(let v): x = v
-            case .string(let s):
-                guard let v = Double(s.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")) else {
-                    throw ArgumentError("int: \"\(s)\" is not a number", argument: "x")
-                }
-                x = v
-            case let v: throw ArgumentError("int: expected a number, a one-element tensor or a string, got \(describeForError(v))", argument: "x")
-            }
+            let x = try numberArgument(a["x"], "int")
             guard x.isFinite else { throw ArgumentError("int: \(formatNumber(x)) has no integer value", argument: "x") }
             return .number(x.rounded(.towardZero))
         }, topic: "core")
         register(Builtin("type", [.positional("x", .any)], doc: "The name of a value's type.", example: "type(x)") { a, _ in
             .string(a["x"].typeName)
         }, topic: "core")
+    }
+}
+
+/// The number in a number, a one-element tensor or a string (`float` and `int`).
+private func numberArgument(_ v: Value, _ function: String) throws -> Double {
+    switch v {
+    case .tensor(let t): return Double(try t.item)
+    case .number(let x): return x
+    case .string(let s):
+        guard let x = Double(s.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")) else {
+            throw ArgumentError("\(function): \"\(s)\" is not a number", argument: "x")
+        }
+        return x
+    case let v: throw ArgumentError("\(function): expected a one-element tensor, a number or a string, got \(describeForError(v))", argument: "x")
     }
 }
