@@ -75,10 +75,9 @@ public struct TransformerBlock {
     public func callAsFunction(_ x: Tensor, context: Tensor) throws -> Tensor {
         var h = try x + attn1(norm1(x))
         h = try h + attn2(norm2(h), context: context)
-        let proj = try geglu(norm3(h))
-        let half = proj.shape[proj.rank - 1] / 2
-        let gated = try proj.sliced(axis: -1, start: 0, end: half) * proj.sliced(axis: -1, start: half).gelu()
-        return try h + ffOut(gated)
+        // GEGLU: the projection's first half gated by GELU of its second half.
+        let x3 = try norm3(h), (value, gate) = try geglu.halves()
+        return try h + ffOut(value(x3) * gate(x3).gelu())
     }
 }
 

@@ -9,7 +9,16 @@ public struct Linear {
         weight = w.takeWeight(prefix + ".weight", [outF, inF])
         self.bias = bias ? w.take(prefix + ".bias", [outF]) : nil
     }
+    init(weight: Weight, bias: Tensor?) { self.weight = weight; self.bias = bias }
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.linear(weight.tensor(), bias: bias) }
+
+    /// The layer cut in two by output features (first half, second half), for a call: two products
+    /// instead of one product and two strided slices of its result.
+    public func halves() throws -> (Linear, Linear) {
+        let n = weight.shape[0] / 2
+        return (Linear(weight: try weight.rows(0..<n), bias: try bias?.sliced(axis: 0, end: n)),
+                Linear(weight: try weight.rows(n..<2 * n), bias: try bias?.sliced(axis: 0, start: n)))
+    }
 }
 
 public struct Conv2d {

@@ -219,6 +219,14 @@ public struct Weight {
 
     public var isHalf: Bool { half != nil }
 
+    /// Rows `rows` of a matrix [out, in]: for half weights a view of the same memory, otherwise a
+    /// recorded slice (so that a trained weight still gets its gradient).
+    public func rows(_ rows: Range<Int>) throws -> Weight {
+        let width = shape.dropFirst().reduce(1, *), shape = [rows.count] + Array(self.shape.dropFirst())
+        if let half { return Weight(shape: shape, half: half + rows.lowerBound * width * 2, owner: owner!) }
+        return Weight(try full!.sliced(axis: 0, start: rows.lowerBound, end: rows.upperBound))
+    }
+
     /// The values as a Float32 tensor (a fresh one for half weights).
     /// One buffer reused for widened weights during inference, so that converting a layer's weight does
     /// not allocate (and fault in) fresh memory for every call. Reused only when nothing else holds it.
