@@ -14,8 +14,11 @@ public final class SafeTensorsFile {
     public let path: String
     public let metadata: [String: String]
     public let entries: [String: Entry]
-    /// Tensor names in file order (by data offset).
+    /// Tensor names in file order (by data offset); the scales of row-quantized tensors are not listed
+    /// (they are part of their tensor, see `SafeTensors.save(int8:)`).
     public let names: [String]
+    /// Row-quantized tensors: name → the name of their per-row scales.
+    public let scales: [String: String]
     private let base: UnsafeMutableRawPointer?
     private let mappedLength: Int
     private let dataStart: Int
@@ -49,7 +52,18 @@ public final class SafeTensorsFile {
             let parsed = try SafeTensorsFile.parseHeader(headerData, dataSize: size - dataStart, path: path)
             metadata = parsed.metadata
             entries = parsed.entries
-            names = parsed.entries.sorted { ($0.value.range.lowerBound, $0.key) < ($1.value.range.lowerBound, $1.key) }.map(\.key)
+            var scales: [String: String] = [:]
+            for (name, e) in parsed.entries where e.dtype == .int8 && !e.shape.isEmpty {
+                let scale = name + ".scale"
+                guard let s = parsed.entries[scale] else { continue }
+                guard s.shape == [e.shape[0]], s.dtype == .float32 || s.dtype == .float16 else {
+                    throw FileError(path, "tensor '\(scale)': \(s.dtype.rawValue) \(shapeString(s.shape)), but the scales of I8 \(shapeString(e.shape)) must be float [\(e.shape[0])]")
+                }
+                scales[name] = scale
+            }
+            self.scales = scales
+            let hidden = Set(scales.values)
+            names = parsed.entries.sorted { ($0.value.range.lowerBound, $0.key) < ($1.value.range.lowerBound, $1.key) }.map(\.key).filter { !hidden.contains($0) }
         } catch {
             munmap(map, size)
             throw error
@@ -120,11 +134,15 @@ public final class SafeTensorsFile {
         return UnsafeRawBufferPointer(start: base! + dataStart + e.range.lowerBound, count: e.range.count)
     }
 
-    /// A tensor converted to Float32.
+    /// A tensor converted to Float32 (a row-quantized one times its row scales).
     public func tensor(_ name: String) throws -> Tensor {
         guard let e = entries[name] else { throw FileError(path, "no tensor named '\(name)'") }
         let t = Tensor(zeros: e.shape)
         e.dtype.convert(try bytes(name).baseAddress ?? UnsafeRawPointer(base!), count: t.count, to: t.pointer)
+        if let scale = scales[name], t.count > 0 {
+            let s = try tensor(scale), width = t.count / e.shape[0], p = t.pointer
+            for r in 0..<e.shape[0] { for i in r * width..<(r + 1) * width { p[i] *= s.pointer[r] } }
+        }
         return t
     }
 
@@ -138,17 +156,43 @@ public final class SafeTensorsFile {
 
 public enum SafeTensors {
     /// Writes tensors and string metadata as a safetensors file, atomically: Float32, or rounded to half
-    /// precision with `half` (committed model weights).
-    public static func save(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String, half: Bool = false) throws {
-        let width = half ? 2 : 4
-        let names = tensors.keys.sorted()
+    /// precision with `half` (committed model weights). With `int8`, every matrix and kernel (rank ≥ 2) is
+    /// stored row-quantized instead: I8 values q and Float32 scales s per row (first axis) under
+    /// "NAME.scale", the value being q × s, s = the row's largest magnitude / 127. A quarter of the size of
+    /// Float32 for a weight error of at most half a step, which the built-in UNet's images do not show
+    /// (docs/builtin-model.md); `SafeTensorsFile.tensor` reads it back as Float32.
+    public static func save(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String, half: Bool = false, int8: Bool = false) throws {
+        // What is written: each tensor's name, dtype and bytes.
+        var parts: [(name: String, dtype: DType, shape: [Int], data: [UInt8])] = []
+        for n in tensors.keys.sorted() {
+            let t = tensors[n]!
+            if int8 && t.shape.count >= 2 && t.count > 0 {
+                let rows = t.shape[0], width = t.count / rows
+                var q = [UInt8](repeating: 0, count: t.count), scales = Tensor(zeros: [rows])
+                for r in 0..<rows {
+                    var m: Float = 0
+                    for i in r * width..<(r + 1) * width { m = max(m, abs(t.pointer[i])) }
+                    let s = m / 127
+                    scales.pointer[r] = s
+                    for i in r * width..<(r + 1) * width {
+                        q[i] = UInt8(bitPattern: s > 0 ? Int8(max(-127, min(127, (t.pointer[i] / s).rounded()))) : 0)
+                    }
+                }
+                parts.append((n, .int8, t.shape, q))
+                parts.append((n + ".scale", .float32, [rows], bytes(of: scales)))
+            } else if half {
+                let h = (0..<t.count).map { Float16(t.pointer[$0]).bitPattern.littleEndian }
+                parts.append((n, .float16, t.shape, h.withUnsafeBytes { Array($0) }))
+            } else {
+                parts.append((n, .float32, t.shape, bytes(of: t)))
+            }
+        }
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
-        for n in names {
-            let t = tensors[n]!
-            header[n] = ["dtype": half ? "F16" : "F32", "shape": t.shape, "data_offsets": [offset, offset + width * t.count]] as [String: Any]
-            offset += width * t.count
+        for p in parts {
+            header[p.name] = ["dtype": p.dtype.rawValue, "shape": p.shape, "data_offsets": [offset, offset + p.data.count]] as [String: Any]
+            offset += p.data.count
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
@@ -157,15 +201,9 @@ public enum SafeTensors {
             var len = UInt64(json.count).littleEndian
             try withUnsafeBytes(of: &len) { try write($0) }
             try json.withUnsafeBytes { try write($0) }
-            for n in names {
-                let t = tensors[n]!
-                if half {
-                    let h = (0..<t.count).map { Float16(t.pointer[$0]).bitPattern.littleEndian }
-                    try h.withUnsafeBytes { try write($0) }
-                } else {
-                    try write(UnsafeRawBufferPointer(start: t.pointer, count: 4 * t.count))
-                }
-            }
+            for p in parts { try p.data.withUnsafeBytes { try write($0) } }
         }
     }
+
+    static func bytes(of t: Tensor) -> [UInt8] { Array(UnsafeRawBufferPointer(start: t.pointer, count: 4 * t.count)) }
 }

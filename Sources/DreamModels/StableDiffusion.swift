@@ -50,10 +50,10 @@ public final class StableDiffusion {
         }
         func weights(_ component: String, _ base: String) throws -> WeightStore {
             let dir = "\(path)/\(component)"
-            for name in ["\(base).safetensors", "\(base).fp16.safetensors"] where FileManager.default.fileExists(atPath: "\(dir)/\(name)") {
+            for name in ["\(base).safetensors", "\(base).fp16.safetensors", "\(base).int8.safetensors"] where FileManager.default.fileExists(atPath: "\(dir)/\(name)") {
                 return try WeightStore(files: ["\(dir)/\(name)"])
             }
-            throw FileError(dir, "no \(base).safetensors (or .fp16.safetensors) weights")
+            throw FileError(dir, "no \(base).safetensors (or .fp16 / .int8.safetensors) weights")
         }
         let tokCfg = (try? Config(path: "\(path)/tokenizer/tokenizer_config.json"))
         let pad = (tokCfg?.values["pad_token"] as? String) ?? ((tokCfg?.values["pad_token"] as? [String: Any])?["content"] as? String) ?? "<|endoftext|>"

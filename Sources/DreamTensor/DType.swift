@@ -2,14 +2,14 @@ import Foundation
 
 /// Element types the engine can read. Everything computes in Float32; other types are converted on load.
 public enum DType: String, CaseIterable {
-    case float32 = "F32", float16 = "F16", bfloat16 = "BF16", int64 = "I64", int32 = "I32", float64 = "F64", uint8 = "U8"
+    case float32 = "F32", float16 = "F16", bfloat16 = "BF16", int64 = "I64", int32 = "I32", float64 = "F64", uint8 = "U8", int8 = "I8"
 
     public var byteSize: Int {
         switch self {
         case .float32, .int32: 4
         case .float16, .bfloat16: 2
         case .int64, .float64: 8
-        case .uint8: 1
+        case .uint8, .int8: 1
         }
     }
 
@@ -40,6 +40,8 @@ public enum DType: String, CaseIterable {
             for i in 0..<count { dst[i] = Float(src.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
         case .uint8:
             for i in 0..<count { dst[i] = Float(src.load(fromByteOffset: i, as: UInt8.self)) }
+        case .int8:
+            for i in 0..<count { dst[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
         }
     }
 }

@@ -54,6 +54,44 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(f.entries["h"]?.dtype, .float16)
     }
 
+    func testRowQuantizedInt8ReadsAsValuesTimesRowScales() throws {
+        // I8 [2, 3] = (1, -2, 127; 0, 5, -127) with scales (0.5, 0.25): values q × s, the scale entry hidden.
+        let header = #"{"w":{"dtype":"I8","shape":[2,3],"data_offsets":[0,6]},"w.scale":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#
+        var data: [UInt8] = [1, UInt8(bitPattern: -2), 127, 0, 5, UInt8(bitPattern: -127), 0, 0]
+        for v: Float in [0.5, 0.25] { withUnsafeBytes(of: v.bitPattern.littleEndian) { data += $0 } }
+        let path = dir + "/q.safetensors"
+        try rawSafetensors(header, data: data).write(to: URL(fileURLWithPath: path))
+        let f = try SafeTensorsFile(path: path)
+        XCTAssertEqual(f.names, ["w"])
+        XCTAssertEqual(try f.tensor("w").scalars, [0.5, -1, 63.5, 0, 1.25, -31.75])
+        // Scales of the wrong shape are refused, naming the tensor.
+        let bad = #"{"w":{"dtype":"I8","shape":[2,3],"data_offsets":[0,6]},"w.scale":{"dtype":"F32","shape":[3],"data_offsets":[8,20]}}"#
+        expectError(rawSafetensors(bad, data: data + [0, 0, 0, 0]), "scales of I8 [2, 3] must be float [2]")
+    }
+
+    func testInt8WritingQuantizesMatricesPerRowWithinHalfAStep() throws {
+        let w = try Tensor.randn([6, 4, 3, 3], seed: 3) * Tensor.randn([6, 1, 1, 1], seed: 4), b = Tensor.randn([6], seed: 5)
+        for i in 36..<72 { w.pointer[i] = 0 }  // an all-zero row (scale 0)
+        let path = dir + "/w.safetensors"
+        try SafeTensors.save(["conv.weight": w, "conv.bias": b], to: path, int8: true)
+        let f = try SafeTensorsFile(path: path)
+        XCTAssertEqual(Set(f.names), ["conv.weight", "conv.bias"])
+        XCTAssertEqual(f.entries["conv.weight"]?.dtype, .int8)
+        XCTAssertEqual(f.entries["conv.bias"]?.dtype, .float32)
+        XCTAssertEqual(try f.tensor("conv.bias").scalars, b.scalars)
+        let r = try f.tensor("conv.weight")
+        XCTAssertEqual(r.shape, [6, 4, 3, 3])
+        for row in 0..<6 {
+            let values = Array(w.scalars[row * 36..<(row + 1) * 36]), back = Array(r.scalars[row * 36..<(row + 1) * 36])
+            let step = values.map(abs).max()! / 127
+            for (v, q) in zip(values, back) { XCTAssertLessThanOrEqual(abs(v - q), step / 2 * 1.0001 + 1e-12) }
+            XCTAssertEqual(back.map(abs).max()!, values.map(abs).max()!, accuracy: step * 1e-5)
+        }
+        // The file is about a quarter of Float32's.
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        XCTAssertLessThan(size, 6 * 36 + 6 * 4 + 6 * 4 + 300)
+    }
+
     func expectError(_ data: Data, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
         let path = dir + "/bad-\(UUID().uuidString).safetensors"
         try! data.write(to: URL(fileURLWithPath: path))
