@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import DreamLang
+import DreamIO
 
 /// Distributions saved and loaded: a bit-exact round trip, and a refusal naming both models when the
 /// base model changed.
@@ -71,5 +72,37 @@ final class DistributionFileTests: XCTestCase {
             let refs = world.render(n: 4, seed: 0, resolution: 32)
             learn(m, refs, steps: 2, resume: mix([learn(m, refs, prompts: 2, tokens: 1, steps: 1, seed: 1)]))
             """)) { e in XCTAssertTrue("\(e)".contains("a mixture has no prompts to continue"), "\(e)") }
+    }
+
+    /// Learned prompts written as textual-inversion embeddings: one file per prompt, each a single tensor
+    /// [M, d] named by its token (the layout diffusers' load_textual_inversion and AUTOMATIC1111 read),
+    /// holding exactly that prompt's vectors.
+    func testEmbeddingsHoldEachPromptUnderItsToken() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fixture = repoRoot.appendingPathComponent("Tests/Fixtures/sd/sd1").path
+        let out = dir.appendingPathComponent("emb").path
+        let printed = try run("""
+            let m = model("\(fixture)")
+            let refs = world.render(n: 4, seed: 0, resolution: 32)
+            let D = learn(m, refs, prompts: 3, tokens: 2, steps: 1, seed: 1)
+            print(save_embeddings(D, "\(out)", name: "thing"))
+            print(save_embeddings(textual_inversion(m, refs, tokens: 2, steps: 1, seed: 2), "\(out)", name: "ti"))
+            save("\(out)/prompts.safetensors", D.prompts)
+            """)
+        XCTAssertEqual(printed, "[\"<thing-0>\", \"<thing-1>\", \"<thing-2>\"]\n[\"<ti>\"]\n")
+        let prompts = try SafeTensorsFile(path: out + "/prompts.safetensors").tensor("tensor")
+        for k in 0..<3 {
+            let f = try SafeTensorsFile(path: "\(out)/thing-\(k).safetensors")
+            XCTAssertEqual(f.names, ["<thing-\(k)>"])
+            let t = try f.tensor("<thing-\(k)>")
+            XCTAssertEqual(t.shape, [2, prompts.shape[2]])
+            XCTAssertEqual(t.scalars, Array(prompts.scalars[k * t.count..<(k + 1) * t.count]))
+        }
+        XCTAssertEqual(try SafeTensorsFile(path: out + "/ti.safetensors").names, ["<ti>"])
+        XCTAssertThrowsError(try run("""
+            let m = model("\(fixture)")
+            save_embeddings(mix([learn(m, world.render(n: 2, seed: 0, resolution: 32), prompts: 2, tokens: 1, steps: 1, seed: 1)]), "\(out)")
+            """)) { e in XCTAssertTrue("\(e)".contains("a mixture has no prompts to write"), "\(e)") }
     }
 }

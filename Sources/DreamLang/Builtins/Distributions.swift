@@ -163,6 +163,28 @@ extension Registry {
             let (mu, sigma) = try PromptMath.mix(means: ds.map(\.mean), stds: ds.map(\.std), weights: w, gammas: g)
             return .object(DistributionValue(sd: ds[0].sd, learned: nil, mean: mu, std: sigma))
         }, topic: topic)
+        register(Builtin("save_embeddings", [.positional("D", .any), .positional("folder", .string),
+                                             .labeled("name", .string, default: .string("dream"), "the tokens' name; prompt k becomes <NAME-k>")],
+                         doc: "Writes each learned prompt as a textual-inversion embedding, FOLDER/NAME-k.safetensors holding one tensor [M, d] under its token <NAME-k> (a Textual Inversion result: FOLDER/NAME.safetensors, token <NAME>): the single-tensor format that diffusers' load_textual_inversion and AUTOMATIC1111 load for the same base model. Prefix and suffix text are not part of an embedding: write them around the token. Returns the tokens.",
+                         example: "save_embeddings(D, \"embeddings\", name: \"cones\")") { a, _ in
+            let d = try a.distribution("D"), folder = try a.string("folder"), name = try a.string("name")
+            guard let l = d.learned else {
+                throw ArgumentError("save_embeddings: a mixture has no prompts to write; pass a distribution from learn, textual_inversion or load", argument: "D")
+            }
+            guard !name.isEmpty, !name.contains("/"), !name.contains(" ") else {
+                throw ArgumentError("save_embeddings: name must be one word without '/' (it becomes the token and the file name), got \"\(name)\"", argument: "name")
+            }
+            let p = l.dist.prompts
+            var tokens: [Value] = []
+            for k in 0..<l.dist.k {
+                // Angle brackets, as diffusers' examples: its loader refuses a token already in the vocabulary.
+                let file = l.dist.k == 1 ? name : "\(name)-\(k)", token = "<\(file)>"
+                let vectors = try p.sliced(axis: 0, start: k, end: k + 1).copy().reshaped([p.shape[1], p.shape[2]])
+                try SafeTensors.save([token: vectors], metadata: ["format": "pt", "base_model": d.sd.identity.name], to: "\(folder)/\(file).safetensors")
+                tokens.append(.string(token))
+            }
+            return .list(tokens)
+        }, topic: topic)
         register(Builtin("stats", [.positional("D", .any)], doc: "Summary figures of a distribution.", example: "stats(D)") { a, _ in
             let d = try a.distribution("D")
             var s = OrderedDict()
