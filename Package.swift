@@ -45,8 +45,11 @@ let package = Package(
         // Layer 4: the method (prompt distributions, evaluation metrics).
         .target(name: "DreamMethod", dependencies: ["DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor"], swiftSettings: numeric),
 
-        // Layer 5: the language (lexer, parser, evaluator, values, built-in registry).
-        .target(name: "DreamLang", dependencies: ["DreamAssets", "DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        // The plugin boundary: a C header only (dream_plugin.h), so plugins share no Swift module with dream.
+        .target(name: "CDreamPlugin"),
+
+        // Layer 5: the language (lexer, parser, evaluator, values, built-in registry, plugin loading).
+        .target(name: "DreamLang", dependencies: ["CDreamPlugin", "DreamAssets", "DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
 
         // Non-variadic wrappers over libedit for the REPL.
         .target(name: "CEditShim", dependencies: ["CEdit"]),

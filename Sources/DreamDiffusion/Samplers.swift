@@ -1,5 +1,6 @@
 import Foundation
 import DreamTensor
+import DreamModels
 
 /// A denoiser in k-diffusion's convention: D(x̃, σ) ≈ the clean sample, x̃ = x0 + σ·ε.
 public typealias Denoiser = (_ x: Tensor, _ sigma: Double) throws -> Tensor
@@ -71,8 +72,28 @@ public enum Samplers {
         return x
     }
 
-    /// The samplers by name (ComfyUI's names) and which diffusers scheduler's step schedule each uses.
-    public static let all: [String: (sampler: Sampler, family: String)] = [
+    /// The samplers by name (ComfyUI's names) and which diffusers scheduler's step schedule each uses:
+    /// the built-in ones and those plugins added.
+    public static var all: [String: (sampler: Sampler, family: String)] {
+        lock.lock(); defer { lock.unlock() }
+        return registered
+    }
+
+    /// The step-schedule families a sampler may name (see `StepSchedule.make`).
+    public static let families = ["ddim", "euler", "dpm"]
+
+    /// Adds a sampler (from a plugin); a name already taken is refused.
+    public static func register(_ name: String, family: String, _ sampler: @escaping Sampler) throws {
+        lock.lock(); defer { lock.unlock() }
+        guard registered[name] == nil else { throw ModelError("a sampler named \"\(name)\" already exists") }
+        guard families.contains(family) else {
+            throw ModelError("sampler \"\(name)\": unknown step-schedule family \"\(family)\" (one of \(families.joined(separator: ", ")))")
+        }
+        registered[name] = (sampler, family)
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var registered: [String: (sampler: Sampler, family: String)] = [
         "ddim": (euler, "ddim"),
         "euler": (euler, "euler"),
         "dpmpp_2m": (dpmpp2m, "dpm"),

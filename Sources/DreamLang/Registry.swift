@@ -266,6 +266,11 @@ public final class Registry {
         n.functions[f.name] = f
     }
 
+    /// A namespace with no functions yet (a plugin that adds only samplers still shows in :help).
+    public func register(namespace ns: String, doc: String) {
+        if namespaces[ns] == nil { namespaces[ns] = Namespace(name: ns, doc: doc) }
+    }
+
     /// A function by plain or dotted name.
     public func lookup(_ name: String) -> Builtin? {
         if let f = functions[name] { return f }

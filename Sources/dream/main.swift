@@ -13,7 +13,8 @@ usage: dream [options]                 interactive session (line editing when st
 options:
   --threads N        worker threads (default: all cores)
   --seed N           default seed for calls that take seed: (default 0)
-  --plugin-path DIR  also look for plugins in DIR (repeatable)
+  --plugin-path DIR  also look for plugins in DIR (repeatable); the plugins (lib*.so) in
+                     these folders and in $DREAM_PLUGIN_PATH (folders separated by ':') load at start
   --no-plugins       load no plugins
   --quiet            no progress bars
   --version          print the version
@@ -74,7 +75,17 @@ if let threads { Engine.threads = threads }
 Signals.install()
 TerminalProgress.install(quiet: quiet)
 
-let interp = Interpreter(registry: Registry.standard())
+let registry = Registry.standard()
+let plugins = PluginHost(registry: registry)
+let pluginDirs = pluginPaths + (ProcessInfo.processInfo.environment["DREAM_PLUGIN_PATH"] ?? "").split(separator: ":").map(String.init)
+if !noPlugins {
+    // A plugin that fails to load is reported and skipped: the session starts anyway.
+    for lib in PluginHost.libraries(in: pluginDirs) {
+        do { try plugins.load(path: lib) } catch { FileHandle.standardError.write(Data("dream: warning: \(error)\n".utf8)) }
+    }
+}
+
+let interp = Interpreter(registry: registry)
 interp.defaultSeed = seed
 interp.scriptArguments = scriptArgs
 interp.metaHandler = { command, rest, loc in
@@ -82,15 +93,31 @@ interp.metaHandler = { command, rest, loc in
     case "quit", "exit", "q":
         throw Outcome.quit(0)
     case "plugins":
-        interp.write(noPlugins ? "plugins are disabled (--no-plugins)\n" : "no plugins loaded\n")
+        if noPlugins { interp.write("plugins are disabled (--no-plugins)\n"); return true }
+        if plugins.loaded.isEmpty { interp.write("no plugins loaded\n"); return true }
+        for p in plugins.loaded {
+            var parts: [String] = []
+            if !p.functions.isEmpty { parts.append("functions " + p.functions.sorted().map { "\(p.name).\($0)" }.joined(separator: ", ")) }
+            if !p.samplers.isEmpty { parts.append("samplers " + p.samplers.sorted().joined(separator: ", ")) }
+            interp.write("\(p.name): \(p.doc.isEmpty ? "" : p.doc + "; ")\(parts.joined(separator: "; ")) (\(p.path))\n")
+        }
         return true
     case "plugin":
         let parts = rest.split(separator: " ", maxSplits: 1).map(String.init)
         guard parts.count == 2, parts[0] == "load" else {
             throw DreamError(.runtime, "usage: :plugin load NAME|PATH", at: loc)
         }
-        let dirs = pluginPaths + ["Plugins"]
-        throw DreamError(.runtime, "cannot load plugin '\(parts[1])': no plugin of that name or path (searched \(dirs.joined(separator: ", ")))", at: loc)
+        guard !noPlugins else { throw DreamError(.runtime, "cannot load plugin '\(parts[1])': plugins are disabled (--no-plugins)", at: loc) }
+        // Besides the plugin path, the repository's own plugin packages (Plugins/NAME, once built).
+        let dirs = pluginDirs + ["Plugins"]
+        guard let path = PluginHost.find(parts[1], in: dirs) else {
+            throw DreamError(.runtime, "cannot load plugin '\(parts[1])': no plugin of that name or path (searched \(dirs.joined(separator: ", ")))", at: loc)
+        }
+        do {
+            let p = try plugins.load(path: path)
+            interp.write("loaded plugin \(p.name) from \(path)\n")
+        } catch { throw DreamError(.runtime, "\(error)", at: loc) }
+        return true
     default:
         return false
     }
