@@ -5,7 +5,7 @@ import DreamTensor
 import DreamDiffusion
 
 /// Plugins built on their own and loaded at run time: the repository's KDiffusion package (Swift) is built
-/// with its own `swift build`, a C plugin is compiled here with cc, and both are loaded through the C ABI.
+/// with its own `swift build`, a C plugin is compiled here with clang, and both are loaded through the C ABI.
 /// The samplers are checked against the exact solution of the probability-flow ODE for Gaussian data.
 final class PluginTests: XCTestCase {
     /// Plugins/KDiffusion built once for all tests (seconds after the first time).
@@ -90,8 +90,8 @@ final class PluginTests: XCTestCase {
         }
     }
 
-    /// A plugin in C, compiled here: one built for another ABI number is refused, naming both; one that
-    /// fails its initialisation says why and adds nothing.
+    /// Plugins in C, compiled here with the toolchain's clang: one built for another ABI number is refused,
+    /// naming both; one that fails its initialisation says why and adds nothing.
     func testCPluginsOfAnotherABIOrFailingInitAreRefusedWithTheirReason() throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -101,7 +101,7 @@ final class PluginTests: XCTestCase {
             try source.write(toFile: c, atomically: true, encoding: .utf8)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["cc", "-shared", "-fPIC", "-I", include, "-o", lib, c]
+            p.arguments = ["clang", "-shared", "-fPIC", "-I", include, "-o", lib, c]
             try p.run(); p.waitUntilExit()
             XCTAssertEqual(p.terminationStatus, 0)
             return lib
