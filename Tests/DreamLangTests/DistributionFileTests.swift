@@ -15,6 +15,18 @@ final class DistributionFileTests: XCTestCase {
         return out
     }
 
+    /// A temporary folder, removed after the test, and the tiny SD 1.x pipeline's path.
+    func scratch() -> (dir: URL, fixture: String) {
+        let dir = makeTempDir()
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return (dir, repoRoot.appendingPathComponent("Tests/Fixtures/sd/sd1").path)
+    }
+
+    /// The model `m` and 4 reference images `refs` of a script on the fixture.
+    func onFixture(_ fixture: String) -> String {
+        "let m = model(\"\(fixture)\")\nlet refs = world.render(n: 4, seed: 0, resolution: 32)\n"
+    }
+
     func testRoundTripIsBitExactAndAChangedModelIsRefused() throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -51,13 +63,9 @@ final class DistributionFileTests: XCTestCase {
     /// A run saved after 3 steps and resumed from the file to 6 gives the prompts of one 6-step run, bit
     /// for bit (prompts, optimiser moments and step count are all in the file).
     func testResumingASavedRunEqualsAnUninterruptedOne() throws {
-        let dir = makeTempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let fixture = repoRoot.appendingPathComponent("Tests/Fixtures/sd/sd1").path
+        let (dir, fixture) = scratch()
         let file = dir.appendingPathComponent("half.safetensors").path
-        let out = try run("""
-            let m = model("\(fixture)")
-            let refs = world.render(n: 4, seed: 0, resolution: 32)
+        let out = try run(onFixture(fixture) + """
             let whole = learn(m, refs, prompts: 3, tokens: 2, steps: 6, seed: 4)
             save("\(file)", learn(m, refs, prompts: 3, tokens: 2, steps: 3, seed: 4))
             let half = load("\(file)")
@@ -78,13 +86,9 @@ final class DistributionFileTests: XCTestCase {
     /// [M, d] named by its token (the layout diffusers' load_textual_inversion and AUTOMATIC1111 read),
     /// holding exactly that prompt's vectors.
     func testEmbeddingsHoldEachPromptUnderItsToken() throws {
-        let dir = makeTempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let fixture = repoRoot.appendingPathComponent("Tests/Fixtures/sd/sd1").path
+        let (dir, fixture) = scratch()
         let out = dir.appendingPathComponent("emb").path
-        let printed = try run("""
-            let m = model("\(fixture)")
-            let refs = world.render(n: 4, seed: 0, resolution: 32)
+        let printed = try run(onFixture(fixture) + """
             let D = learn(m, refs, prompts: 3, tokens: 2, steps: 1, seed: 1)
             print(save_embeddings(D, "\(out)", name: "thing"))
             print(save_embeddings(textual_inversion(m, refs, tokens: 2, steps: 1, seed: 2), "\(out)", name: "ti"))
