@@ -58,9 +58,8 @@ public final class PluginHost {
     /// Opens the library, checks its ABI, lets it register, and adds what it registered.
     @discardableResult
     public func load(path: String) throws -> PluginInfo {
-        let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { ($0 as NSString).isAbsolutePath ? $0 : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent($0) } ?? path
-        let canonical = URL(fileURLWithPath: real).standardizedFileURL.resolvingSymlinksInPath().path
-        if let p = loaded.first(where: { URL(fileURLWithPath: $0.path).standardizedFileURL.resolvingSymlinksInPath().path == canonical }) {
+        func canonical(_ p: String) -> String { URL(fileURLWithPath: p).resolvingSymlinksInPath().standardizedFileURL.path }
+        if let p = loaded.first(where: { canonical($0.path) == canonical(path) }) {
             throw PluginError(message: "plugin \(path) is already loaded (as \(p.name))")
         }
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
