@@ -82,14 +82,24 @@ public enum Samplers {
     /// The step-schedule families a sampler may name (see `StepSchedule.make`).
     public static let families = ["ddim", "euler", "dpm"]
 
-    /// Adds a sampler (from a plugin); a name already taken is refused.
+    /// Throws unless a sampler `name` of `family` could be added: the name free, the family known.
+    public static func validate(_ name: String, family: String) throws {
+        lock.lock(); defer { lock.unlock() }
+        try validateLocked(name, family: family)
+    }
+
+    /// Adds a sampler (from a plugin), after `validate`'s checks.
     public static func register(_ name: String, family: String, _ sampler: @escaping Sampler) throws {
         lock.lock(); defer { lock.unlock() }
+        try validateLocked(name, family: family)
+        registered[name] = (sampler, family)
+    }
+
+    private static func validateLocked(_ name: String, family: String) throws {
         guard registered[name] == nil else { throw ModelError("a sampler named \"\(name)\" already exists") }
         guard families.contains(family) else {
             throw ModelError("sampler \"\(name)\": unknown step-schedule family \"\(family)\" (one of \(families.joined(separator: ", ")))")
         }
-        registered[name] = (sampler, family)
     }
 
     private static let lock = NSLock()

@@ -34,14 +34,11 @@ public final class PluginHost {
         let fm = FileManager.default
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".so") { return fm.fileExists(atPath: nameOrPath) ? nameOrPath : nil }
         for dir in dirs {
-            for candidate in ["\(dir)/lib\(nameOrPath).so", "\(dir)/\(nameOrPath)/.build/release/lib\(nameOrPath).so"]
-            where fm.fileExists(atPath: candidate) { return candidate }
-            // Package folders are capitalised by habit (Plugins/Heun builds libheun.so).
-            if let entries = try? fm.contentsOfDirectory(atPath: dir) {
-                for e in entries.sorted() where e.lowercased() == nameOrPath.lowercased() {
-                    let candidate = "\(dir)/\(e)/.build/release/lib\(nameOrPath.lowercased()).so"
-                    if fm.fileExists(atPath: candidate) { return candidate }
-                }
+            if fm.fileExists(atPath: "\(dir)/lib\(nameOrPath).so") { return "\(dir)/lib\(nameOrPath).so" }
+            // A package folder, named in any case (Plugins/KDiffusion builds libkdiffusion.so).
+            for e in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted() where e.lowercased() == nameOrPath.lowercased() {
+                let candidate = "\(dir)/\(e)/.build/release/lib\(nameOrPath.lowercased()).so"
+                if fm.fileExists(atPath: candidate) { return candidate }
             }
         }
         return nil
@@ -85,9 +82,8 @@ public final class PluginHost {
         if registry.namespaces[name] != nil || registry.functions[name] != nil {
             throw PluginError(message: "plugin \(path): the name \"\(name)\" is already taken")
         }
-        let existing = Samplers.all
-        for s in r.samplers where existing[s.name] != nil {
-            throw PluginError(message: "plugin \(path): a sampler named \"\(s.name)\" already exists")
+        for s in r.samplers {
+            do { try Samplers.validate(s.name, family: s.family) } catch { throw PluginError(message: "plugin \(path): \(error)") }
         }
         // Everything checked: add it.
         for s in r.samplers { try Samplers.register(s.name, family: s.family, s.sampler) }
@@ -137,9 +133,7 @@ final class Registration {
         let r = of(h)
         let n = name.map { String(cString: $0) } ?? "", fam = family.map { String(cString: $0) } ?? "euler"
         guard isIdentifier(n), let fn else { r.problems.append("sampler \"\(n)\": needs an identifier name and a function"); return 1 }
-        guard Samplers.families.contains(fam) else {
-            r.problems.append("sampler \"\(n)\": unknown step-schedule family \"\(fam)\" (one of \(Samplers.families.joined(separator: ", ")))"); return 1
-        }
+        guard !r.samplers.contains(where: { $0.name == n }) else { r.problems.append("sampler \"\(n)\" added twice"); return 1 }
         r.samplers.append((n, fam, PluginSampler(fn: fn, data: data, plugin: r.path).sampler))
         return 0
     }
@@ -237,7 +231,6 @@ final class PluginFunction {
     final class Call {
         var result: Value?
         var failure: String?
-        var buffers: [Tensor] = []
         static func of(_ p: UnsafeMutableRawPointer?) -> Call { Unmanaged<Call>.fromOpaque(p!).takeUnretainedValue() }
     }
 
@@ -247,7 +240,6 @@ final class PluginFunction {
         guard dims.allSatisfy({ $0 >= 0 }) else { c.failure = "result shape has a negative dimension"; return nil }
         let t = Tensor(zeros: dims)
         c.result = .tensor(t)
-        c.buffers.append(t)
         return t.pointer
     }
     static let resultNumber: @convention(c) (UnsafeMutableRawPointer?, Double) -> Void = { h, v in Call.of(h).result = .number(v) }
@@ -262,48 +254,38 @@ final class PluginFunction {
         let call = Call()
         let handle = Unmanaged.passRetained(call)
         defer { handle.release() }
-        // Arguments as C values; their memory (tensor data, shapes, strings) lives until the call returns.
-        var tensors: [Tensor] = [], shapes: [[Int64]] = [], strings: [ContiguousArray<CChar>] = []
-        var kinds: [(Int32, Double, Int)] = []   // kind, number, index into tensors/strings
+        // Arguments as C values: shapes and strings in buffers freed after the call; tensor data is the
+        // tensors' own, kept alive by `args`.
+        var owned: [UnsafeMutableRawPointer] = []
+        defer { owned.forEach { free($0) } }
+        var values: [dream_value] = []
+        func number(_ x: Double) -> dream_value { dream_value(kind: Int32(DREAM_NUMBER), number: x, string: nil, data: nil, shape: nil, rank: 0) }
         for (i, v) in args.enumerated() {
             switch v {
-            case .number(let n): kinds.append((Int32(DREAM_NUMBER), n, 0))
-            case .bool(let b): kinds.append((Int32(DREAM_NUMBER), b ? 1 : 0, 0))
-            case .string(let s): kinds.append((Int32(DREAM_STRING), 0, strings.count)); strings.append(ContiguousArray(s.utf8CString))
-            case .tensor(let t): kinds.append((Int32(DREAM_TENSOR), 0, tensors.count)); tensors.append(t); shapes.append(t.shape.map { Int64($0) })
+            case .number(let x): values.append(number(x))
+            case .bool(let b): values.append(number(b ? 1 : 0))
+            case .string(let text):
+                let p = strdup(text)!
+                owned.append(UnsafeMutableRawPointer(p))
+                values.append(dream_value(kind: Int32(DREAM_STRING), number: 0, string: p, data: nil, shape: nil, rank: 0))
+            case .tensor(let t):
+                let p = malloc(8 * max(1, t.rank))!.assumingMemoryBound(to: Int64.self)
+                owned.append(UnsafeMutableRawPointer(p))
+                for (j, d) in t.shape.enumerated() { p[j] = Int64(d) }
+                values.append(dream_value(kind: Int32(DREAM_TENSOR), number: 0, string: nil, data: UnsafePointer(t.pointer), shape: UnsafePointer(p), rank: Int32(t.rank)))
             default: throw ArgumentError("\(name): argument \(i + 1) is \(describeForError(v)); plugin functions take numbers, strings and tensors")
             }
         }
-        let status: Int32 = try withCValues(kinds, tensors, shapes, strings) { values in
-            var c = dream_function_call(call: handle.toOpaque(), n_args: Int32(values.count), args: values.baseAddress,
-                                        result_tensor: PluginFunction.resultTensor, result_number: PluginFunction.resultNumber,
-                                        result_string: PluginFunction.resultString, fail: PluginFunction.failC)
-            return fn(data, &c)
+        let status = withExtendedLifetime(args) {
+            values.withUnsafeBufferPointer { v -> Int32 in
+                var c = dream_function_call(call: handle.toOpaque(), n_args: Int32(v.count), args: v.baseAddress,
+                                            result_tensor: PluginFunction.resultTensor, result_number: PluginFunction.resultNumber,
+                                            result_string: PluginFunction.resultString, fail: PluginFunction.failC)
+                return fn(data, &c)
+            }
         }
         if let f = call.failure { throw ArgumentError("\(name): \(f)") }
         guard status == 0 else { throw ArgumentError("\(name) failed (status \(status))") }
         return call.result ?? .none
-    }
-
-    /// Builds the dream_value array with pointers that stay valid for the body.
-    private func withCValues<R>(_ kinds: [(Int32, Double, Int)], _ tensors: [Tensor], _ shapes: [[Int64]], _ strings: [ContiguousArray<CChar>],
-                                _ body: (UnsafeBufferPointer<dream_value>) throws -> R) rethrows -> R {
-        // Shapes and strings copied into buffers owned here, freed after the body.
-        let shapeBuffers = shapes.map { s -> UnsafeMutablePointer<Int64> in
-            let p = UnsafeMutablePointer<Int64>.allocate(capacity: max(1, s.count)); p.initialize(from: s, count: s.count); return p
-        }
-        let stringBuffers = strings.map { s -> UnsafeMutablePointer<CChar> in
-            let p = UnsafeMutablePointer<CChar>.allocate(capacity: s.count); p.initialize(from: Array(s), count: s.count); return p
-        }
-        defer { shapeBuffers.forEach { $0.deallocate() }; stringBuffers.forEach { $0.deallocate() } }
-        let values = kinds.map { k -> dream_value in
-            switch k.0 {
-            case Int32(DREAM_STRING): return dream_value(kind: k.0, number: 0, string: stringBuffers[k.2], data: nil, shape: nil, rank: 0)
-            case Int32(DREAM_TENSOR):
-                return dream_value(kind: k.0, number: 0, string: nil, data: UnsafePointer(tensors[k.2].pointer), shape: UnsafePointer(shapeBuffers[k.2]), rank: Int32(shapes[k.2].count))
-            default: return dream_value(kind: k.0, number: k.1, string: nil, data: nil, shape: nil, rank: 0)
-            }
-        }
-        return try withExtendedLifetime(tensors) { try values.withUnsafeBufferPointer { try body($0) } }
     }
 }
