@@ -5,7 +5,7 @@ import DreamTensor
 // scripts/train-oracle). Every stage is seeded and resumable from its checkpoint in the work folder.
 
 let usage = """
-usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--unet-steps N] [--unet-batch N]
+usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--unet-steps N] [--tune-steps N] [--unet-batch N]
        dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N] [--round-trips N]
        dream-train export  [--work DIR] --out DIR   (EMA weights of the UNet stage's latest checkpoint)
        dream-train check-oracle [--out FILE]
@@ -43,7 +43,7 @@ do {
     case "builtin":
         var s = BuiltinSettings()
         s.work = string("work", s.work); s.out = string("out", s.out); s.seed = UInt64(int("seed", 0))
-        s.vaeSteps = int("vae-steps", s.vaeSteps); s.vaeLR = Float(string("vae-lr", "\(s.vaeLR)")) ?? s.vaeLR; s.unetSteps = int("unet-steps", s.unetSteps); s.unetBatch = int("unet-batch", s.unetBatch)
+        s.vaeSteps = int("vae-steps", s.vaeSteps); s.vaeLR = Float(string("vae-lr", "\(s.vaeLR)")) ?? s.vaeLR; s.unetSteps = int("unet-steps", s.unetSteps); s.tuneSteps = int("tune-steps", s.tuneSteps); s.unetBatch = int("unet-batch", s.unetBatch)
         if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
         try trainBuiltin(s)
     case "oracle":
