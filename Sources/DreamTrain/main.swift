@@ -6,6 +6,7 @@ import DreamTensor
 
 let usage = """
 usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--unet-steps N] [--tune-steps N] [--unet-batch N]
+                           [--caption-drop P]
        dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N] [--round-trips N]
        dream-train export  [--work DIR] --out DIR   (EMA weights of the UNet stage's latest checkpoint)
        dream-train check-oracle [--out FILE]
@@ -37,13 +38,18 @@ func int(_ k: String, _ d: Int) -> Int {
     return n
 }
 func string(_ k: String, _ d: String) -> String { options.removeValue(forKey: k) ?? d }
+func probability(_ k: String, _ d: Double) -> Double {
+    guard let v = options.removeValue(forKey: k) else { return d }
+    guard let p = Double(v), p >= 0, p <= 1 else { fail("--\(k) needs a probability between 0 and 1, got \(v)") }
+    return p
+}
 
 do {
     switch command {
     case "builtin":
         var s = BuiltinSettings()
         s.work = string("work", s.work); s.out = string("out", s.out); s.seed = UInt64(int("seed", 0))
-        s.vaeSteps = int("vae-steps", s.vaeSteps); s.vaeLR = Float(string("vae-lr", "\(s.vaeLR)")) ?? s.vaeLR; s.unetSteps = int("unet-steps", s.unetSteps); s.tuneSteps = int("tune-steps", s.tuneSteps); s.unetBatch = int("unet-batch", s.unetBatch)
+        s.vaeSteps = int("vae-steps", s.vaeSteps); s.vaeLR = Float(string("vae-lr", "\(s.vaeLR)")) ?? s.vaeLR; s.unetSteps = int("unet-steps", s.unetSteps); s.tuneSteps = int("tune-steps", s.tuneSteps); s.captionDrop = probability("caption-drop", s.captionDrop); s.unetBatch = int("unet-batch", s.unetBatch)
         if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
         try trainBuiltin(s)
     case "oracle":
