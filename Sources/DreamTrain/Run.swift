@@ -119,7 +119,7 @@ final class Run {
         print(line)
         fflush(stdout)
         let row = String(format: "%d,%.6f,%.1f\n", step, loss, elapsed)
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: Data("step,loss,seconds\n".utf8)) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: Data("step,loss,seconds\n".utf8)) }
         if let h = FileHandle(forWritingAtPath: logPath) { h.seekToEndOfFile(); h.write(Data(row.utf8)); h.closeFile() }
     }
 }

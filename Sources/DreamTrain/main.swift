@@ -5,8 +5,8 @@ import DreamTensor
 // scripts/train-oracle). Every stage is seeded and resumable from its checkpoint in the work folder.
 
 let usage = """
-usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--unet-steps N] [--tune-steps N] [--unet-batch N]
-                           [--caption-drop P]
+usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--vae-lr X] [--unet-steps N]
+                           [--tune-steps N] [--unet-batch N] [--caption-drop P]
        dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N] [--round-trips N]
        dream-train export  [--work DIR] --out DIR   (EMA weights of the UNet stage's latest checkpoint)
        dream-train check-oracle [--out FILE]
@@ -32,24 +32,24 @@ while !args.isEmpty {
     guard k.hasPrefix("--"), !args.isEmpty else { fail("expected --option VALUE, got \(k)\n" + usage) }
     options[String(k.dropFirst(2))] = args.removeFirst()
 }
-func int(_ k: String, _ d: Int) -> Int {
+/// The value of --k as `parse` reads it, or the default; a value it refuses (nil) stops with `what` it needed.
+func option<T>(_ k: String, _ d: T, _ what: String, _ parse: (String) -> T?) -> T {
     guard let v = options.removeValue(forKey: k) else { return d }
-    guard let n = Int(v), n >= 0 else { fail("--\(k) needs a non-negative integer, got \(v)") }
-    return n
+    guard let x = parse(v) else { fail("--\(k) needs \(what), got \(v)") }
+    return x
 }
+func int(_ k: String, _ d: Int) -> Int { option(k, d, "a non-negative integer") { Int($0).flatMap { $0 >= 0 ? $0 : nil } } }
 func string(_ k: String, _ d: String) -> String { options.removeValue(forKey: k) ?? d }
-func probability(_ k: String, _ d: Double) -> Double {
-    guard let v = options.removeValue(forKey: k) else { return d }
-    guard let p = Double(v), p >= 0, p <= 1 else { fail("--\(k) needs a probability between 0 and 1, got \(v)") }
-    return p
-}
 
 do {
     switch command {
     case "builtin":
         var s = BuiltinSettings()
         s.work = string("work", s.work); s.out = string("out", s.out); s.seed = UInt64(int("seed", 0))
-        s.vaeSteps = int("vae-steps", s.vaeSteps); s.vaeLR = Float(string("vae-lr", "\(s.vaeLR)")) ?? s.vaeLR; s.unetSteps = int("unet-steps", s.unetSteps); s.tuneSteps = int("tune-steps", s.tuneSteps); s.captionDrop = probability("caption-drop", s.captionDrop); s.unetBatch = int("unet-batch", s.unetBatch)
+        s.vaeSteps = int("vae-steps", s.vaeSteps)
+        s.vaeLR = option("vae-lr", s.vaeLR, "a positive number") { Float($0).flatMap { $0 > 0 ? $0 : nil } }
+        s.unetSteps = int("unet-steps", s.unetSteps); s.tuneSteps = int("tune-steps", s.tuneSteps); s.unetBatch = int("unet-batch", s.unetBatch)
+        s.captionDrop = option("caption-drop", s.captionDrop, "a probability between 0 and 1") { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } }
         if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
         try trainBuiltin(s)
     case "oracle":
