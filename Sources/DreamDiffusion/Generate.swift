@@ -36,9 +36,11 @@ extension StableDiffusion {
     public func sample(conditions: Tensor, unconditional: Tensor, _ o: GenerationOptions) throws -> Tensor {
         try withoutGrad {
             let n = conditions.shape[0]
-            guard var (sampler, family) = Samplers.all[o.sampler].map({ ($0.sampler, $0.family) }) else {
+            guard let entry = Samplers.all[o.sampler] else {
                 throw ModelError("unknown sampler '\(o.sampler)' (available: \(Samplers.all.keys.sorted().joined(separator: ", ")))")
             }
+            var sampler = entry.sampler
+            let family = entry.family
             guard o.eta >= 0 else { throw ModelError("eta must be ≥ 0, got \(o.eta)") }
             if o.eta > 0 {
                 guard o.sampler == "ddim" else { throw ModelError("eta applies to the \"ddim\" sampler only (got sampler \"\(o.sampler)\")") }

@@ -82,6 +82,34 @@ final class DistributionFileTests: XCTestCase {
             """)) { e in XCTAssertTrue("\(e)".contains("a mixture has no prompts to continue"), "\(e)") }
     }
 
+    /// Editing re-encodes the same prompts under new text: the prefix positions equal the plain text's
+    /// encoding (the encoder is causal) with σ = 0 there (to rounding: the K rows go through one batched
+    /// GEMM), removing the edit gives back the distribution
+    /// bit for bit, and a mixture (no prompts) or text too long for the context is refused clearly.
+    func testEditingReencodesTheSamePromptsUnderNewText() throws {
+        let (_, fixture) = scratch()
+        let out = try run(onFixture(fixture) + """
+            let D = learn(m, refs, prompts: 3, tokens: 2, steps: 3, seed: 1, suffix: "at night")
+            let E = edit(D, prefix: "a red")
+            print(stats(E)["prefix"], "|", stats(E)["suffix"], max(abs(E.prompts - D.prompts)) == 0, E.steps == D.steps)
+            let plain = encode(m, "a red")[0]
+            print(max(abs(E.mean[0:3] - plain[0:3])) < 1e-5, max(E.std[0:3]) < 1e-5, min(max(E.std[3:5], axis: 1)) > 0.05)
+            print(max(abs(E.mean[3:] - D.mean[1:75])) > 0.01)
+            let back = edit(E, prefix: "")
+            print(max(abs(back.mean - D.mean)) == 0, max(abs(back.std - D.std)) == 0)
+            print(max(abs(sample(edit(D), n: 1, steps: 2, seed: 3) - sample(D, n: 1, steps: 2, seed: 3))) == 0)
+            """)
+        XCTAssertEqual(out, "a red | at night true true\ntrue true true\ntrue\ntrue true\ntrue\n")
+        XCTAssertThrowsError(try run(onFixture(fixture) + """
+            let D = learn(m, refs, prompts: 2, tokens: 2, steps: 1, seed: 1)
+            edit(mix([D, D]), prefix: "a red")
+            """)) { e in XCTAssertTrue("\(e)".contains("edit: a mixture has no prompts to re-encode"), "\(e)") }
+        XCTAssertThrowsError(try run(onFixture(fixture) + """
+            let D = learn(m, refs, prompts: 2, tokens: 2, steps: 1, seed: 1)
+            edit(D, suffix: "\(Array(repeating: "red", count: 80).joined(separator: " "))")
+            """)) { e in XCTAssertTrue("\(e)".contains("edit: prefix (0 tokens) + 2 learned tokens + suffix (80 tokens) do not fit the 75 positions"), "\(e)") }
+    }
+
     /// Learned prompts written as textual-inversion embeddings: one file per prompt, each a single tensor
     /// [M, d] named by its token (the layout diffusers' load_textual_inversion and AUTOMATIC1111 read),
     /// holding exactly that prompt's vectors.

@@ -136,6 +136,22 @@ extension Registry {
                 return .tensor(try d.sd.sample(mean: d.mean, std: d.std, n: n, gamma: Float(gamma), o))
             } catch let e as ModelError { throw ArgumentError("sample: \(e.message)") }
         }, topic: topic)
+        register(Builtin("edit", [.positional("D", .any),
+                                  .labeled("prefix", .optional(.string), "words before the learned tokens; default: the distribution's own"),
+                                  .labeled("suffix", .optional(.string), "words after the learned tokens; default: the distribution's own")],
+                         doc: "Text-guided editing without retraining: the same learned prompts with new words before and after the learned tokens, re-encoded (μ and σ recomputed). The same seed in sample gives the same instances under the new text.",
+                         example: "sample(edit(D, prefix: \"a red\"), n: 8, seed: 2)") { a, _ in
+            let d = try a.distribution("D")
+            guard let l = d.learned else {
+                throw ArgumentError("edit: a mixture has no prompts to re-encode; edit each distribution, then mix them", argument: "D")
+            }
+            func text(_ n: String) throws -> String? { if case .none = a[n] { return nil }; return try a.string(n) }
+            do {
+                let e = try l.edited(d.sd, prefix: try text("prefix"), suffix: try text("suffix"))
+                let (mu, sigma) = try withoutGrad { try e.dist.gaussian(d.sd) }
+                return .object(DistributionValue(sd: d.sd, learned: e, mean: mu, std: sigma))
+            } catch let e as ModelError { throw ArgumentError("edit: \(e.message)") }
+        }, topic: topic)
         register(Builtin("mix", [.positional("distributions", .list), .labeled("weights", .optional(.list)), .labeled("gammas", .optional(.list))],
                          doc: "Mixes distributions: μ = Σ wᵢμᵢ, σ = √Σ(wᵢγᵢσᵢ)² (weights are normalised to sum to 1, with a warning).",
                          example: "mix([D1, D2], weights: [0.5, 0.5])") { a, ip in

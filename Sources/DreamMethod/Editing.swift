@@ -1,0 +1,20 @@
+import Foundation
+import DreamTensor
+import DreamModels
+
+extension LearnedDistribution {
+    /// Text-guided editing (METHOD.md): the same learned prompts with new words before (`prefix`) and
+    /// after (`suffix`) the learned tokens; nil keeps the current text. Nothing is retrained: the caller
+    /// re-encodes the K prompts and recomputes μ and σ. Throws when the text does not fit the context.
+    public func edited(_ sd: StableDiffusion, prefix: String?, suffix: String?) throws -> LearnedDistribution {
+        var s = settings
+        s.prefix = prefix ?? dist.prefix
+        s.suffix = suffix ?? dist.suffix
+        let d = PromptDistribution(k: dist.k, m: dist.m, width: dist.prompts.shape[2], seed: 0, prefix: s.prefix, suffix: s.suffix)
+        d.prompts = dist.prompts
+        _ = try d.embeddings(sd, vectors: d.prompts)   // checks that prefix + tokens + suffix fit
+        let e = LearnedDistribution(d, settings: s)
+        e.restore(steps: completedSteps, loss: lastLoss, moments: moments)
+        return e
+    }
+}
