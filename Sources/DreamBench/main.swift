@@ -149,7 +149,7 @@ if wants("builtin") {
     let refs = try Renderer.render(World.scenes(n: 8, seed: 0, constraints: World.concept("cones")!), size: 64)
     let latents = try sd.referenceLatents(refs, size: sd.unet.sampleSize * sd.vae.downscale)
     var s = LearningSettings()
-    s.prompts = 32; s.tokens = 4; s.batch = 4; s.samples = 4; s.steps = 12
+    s.prompts = 32; s.tokens = 4; s.batch = 4; s.samples = 4; s.steps = 24
     var stamps: [Double] = []
     _ = try sd.learn(latents: latents, s) { _, _ in stamps.append(now()) }
     // The median step: one slow step (another process waking) does not move it.
