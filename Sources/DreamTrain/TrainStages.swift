@@ -19,6 +19,7 @@ struct BuiltinSettings {
     /// are in what the model learned. Its own warm-up and cosine schedule, so phase one is the same run
     /// with or without it. Off by default: 1,600 steps of it improved such captions a little but not the
     /// learned distributions (docs/builtin-model.md), so the shipped model is phase one alone.
+    /// `--tune-drop P` sets that phase's drop rate (0 tunes towards always-full captions).
     var tuneSteps = 0, tuneDrop = 0.5, tuneLR: Float = 2e-4
     var logEvery = 25, saveEvery = 200
 }

@@ -6,7 +6,7 @@ import DreamTensor
 
 let usage = """
 usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--vae-lr X] [--unet-steps N]
-                           [--tune-steps N] [--unet-batch N] [--caption-drop P]
+                           [--tune-steps N] [--tune-drop P] [--unet-batch N] [--caption-drop P]
        dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N] [--round-trips N]
        dream-train export  [--work DIR] --out DIR   (EMA weights of the UNet stage's latest checkpoint)
        dream-train check-oracle [--out FILE]
@@ -49,7 +49,9 @@ do {
         s.vaeSteps = int("vae-steps", s.vaeSteps)
         s.vaeLR = option("vae-lr", s.vaeLR, "a positive number") { Float($0).flatMap { $0 > 0 ? $0 : nil } }
         s.unetSteps = int("unet-steps", s.unetSteps); s.tuneSteps = int("tune-steps", s.tuneSteps); s.unetBatch = int("unet-batch", s.unetBatch)
-        s.captionDrop = option("caption-drop", s.captionDrop, "a probability between 0 and 1") { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } }
+        let probability: (String) -> Double? = { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } }
+        s.captionDrop = option("caption-drop", s.captionDrop, "a probability between 0 and 1", probability)
+        s.tuneDrop = option("tune-drop", s.tuneDrop, "a probability between 0 and 1", probability)
         if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
         try trainBuiltin(s)
     case "oracle":
