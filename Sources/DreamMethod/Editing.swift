@@ -10,8 +10,7 @@ extension LearnedDistribution {
         var s = settings
         s.prefix = prefix ?? dist.prefix
         s.suffix = suffix ?? dist.suffix
-        let d = PromptDistribution(k: dist.k, m: dist.m, width: dist.prompts.shape[2], seed: 0, prefix: s.prefix, suffix: s.suffix)
-        d.prompts = dist.prompts
+        let d = PromptDistribution(prompts: dist.prompts, prefix: s.prefix, suffix: s.suffix)
         _ = try d.embeddings(sd, vectors: d.prompts)   // checks that prefix + tokens + suffix fit
         let e = LearnedDistribution(d, settings: s)
         e.restore(steps: completedSteps, loss: lastLoss, moments: moments)

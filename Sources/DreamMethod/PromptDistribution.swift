@@ -13,8 +13,14 @@ public final class PromptDistribution {
     public var k: Int { prompts.shape[0] }
     public var m: Int { prompts.shape[1] }
 
-    public init(k: Int, m: Int, width: Int, seed: UInt64, prefix: String = "", suffix: String = "") {
-        prompts = try! Tensor.randn([k, m, width], seed: seed) * 0.02   // N(0, 0.02²)
+    /// Fresh prompts, N(0, 0.02²) as the method initialises them.
+    public convenience init(k: Int, m: Int, width: Int, seed: UInt64, prefix: String = "", suffix: String = "") {
+        self.init(prompts: try! Tensor.randn([k, m, width], seed: seed) * 0.02, prefix: prefix, suffix: suffix)
+    }
+
+    /// Given prompts [K, M, d] (read from a file, or another distribution's under new text).
+    public init(prompts: Tensor, prefix: String = "", suffix: String = "") {
+        self.prompts = prompts
         self.prefix = prefix
         self.suffix = suffix
     }

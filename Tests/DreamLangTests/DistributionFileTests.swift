@@ -84,8 +84,8 @@ final class DistributionFileTests: XCTestCase {
 
     /// Editing re-encodes the same prompts under new text: the prefix positions equal the plain text's
     /// encoding (the encoder is causal) with σ = 0 there (to rounding: the K rows go through one batched
-    /// GEMM), removing the edit gives back the distribution
-    /// bit for bit, and a mixture (no prompts) or text too long for the context is refused clearly.
+    /// GEMM), removing the edit gives back the distribution bit for bit, and a mixture (no prompts) or
+    /// text too long for the context is refused clearly.
     func testEditingReencodesTheSamePromptsUnderNewText() throws {
         let (_, fixture) = scratch()
         let out = try run(onFixture(fixture) + """

@@ -16,6 +16,12 @@ public final class DistributionValue: DreamObject {
         self.sd = sd; self.learned = learned; self.mean = mean; self.std = std
     }
 
+    /// A learned distribution's value, with μ and σ encoded from its prompts and text.
+    convenience init(sd: StableDiffusion, learned: LearnedDistribution) throws {
+        let (mu, sigma) = try withoutGrad { try learned.dist.gaussian(sd) }
+        self.init(sd: sd, learned: learned, mean: mu, std: sigma)
+    }
+
     public var typeName: String { "distribution" }
     public var summary: String {
         if let l = learned {
@@ -73,8 +79,7 @@ func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSet
         if learned.interrupted {
             ip.warn("\(caller): interrupted; the distribution holds the \(learned.completedSteps) completed steps of \(s.steps) (save it, and continue later with resume:)")
         }
-        let (mu, sigma) = try withoutGrad { try learned.dist.gaussian(sd) }
-        return .object(DistributionValue(sd: sd, learned: learned, mean: mu, std: sigma))
+        return .object(try DistributionValue(sd: sd, learned: learned))
     } catch let e as ModelError { throw ArgumentError("\(caller): \(e.message)") }
 }
 
@@ -147,9 +152,7 @@ extension Registry {
             }
             func text(_ n: String) throws -> String? { if case .none = a[n] { return nil }; return try a.string(n) }
             do {
-                let e = try l.edited(d.sd, prefix: try text("prefix"), suffix: try text("suffix"))
-                let (mu, sigma) = try withoutGrad { try e.dist.gaussian(d.sd) }
-                return .object(DistributionValue(sd: d.sd, learned: e, mean: mu, std: sigma))
+                return .object(try DistributionValue(sd: d.sd, learned: l.edited(d.sd, prefix: try text("prefix"), suffix: try text("suffix"))))
             } catch let e as ModelError { throw ArgumentError("edit: \(e.message)") }
         }, topic: topic)
         register(Builtin("mix", [.positional("distributions", .list), .labeled("weights", .optional(.list)), .labeled("gammas", .optional(.list))],
@@ -268,9 +271,7 @@ enum DistributionFile {
         var learned: LearnedDistribution? = nil
         if f.entries["prompts"] != nil {
             let prompts = try f.tensor("prompts")
-            let dist = PromptDistribution(k: prompts.shape[0], m: prompts.shape[1], width: prompts.shape[2], seed: 0,
-                                          prefix: meta["prefix"] ?? "", suffix: meta["suffix"] ?? "")
-            dist.prompts = prompts
+            let dist = PromptDistribution(prompts: prompts, prefix: meta["prefix"] ?? "", suffix: meta["suffix"] ?? "")
             var s = LearningSettings()
             s.prompts = dist.k; s.tokens = dist.m; s.prefix = dist.prefix; s.suffix = dist.suffix
             s.lr = Float(meta["lr"] ?? "") ?? s.lr; s.batch = Int(meta["batch"] ?? "") ?? s.batch
