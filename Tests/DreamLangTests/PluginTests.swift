@@ -9,17 +9,7 @@ import DreamDiffusion
 /// The samplers are checked against the exact solution of the probability-flow ODE for Gaussian data.
 final class PluginTests: XCTestCase {
     /// Plugins/KDiffusion built once for all tests (seconds after the first time).
-    static let kdiffusion: String = {
-        let dir = repoRoot.appendingPathComponent("Plugins/KDiffusion").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["swift", "build", "-c", "release", "--package-path", dir]
-        p.standardOutput = FileHandle.nullDevice
-        try! p.run()
-        p.waitUntilExit()
-        precondition(p.terminationStatus == 0, "building Plugins/KDiffusion failed")
-        return dir + "/.build/release/libkdiffusion.so"
-    }()
+    static let kdiffusion = buildPlugin("KDiffusion")
 
     /// The process loads each plugin once; later tests reuse the first load's registrations.
     static let host: PluginHost = {
@@ -86,12 +76,13 @@ final class PluginTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("kdiffusion.karras: needs a whole n ≥ 1, 0 < sigma_min < sigma_max"), "\($0)")
         }
         XCTAssertThrowsError(try interp.run(SourceFile(name: "t", text: "kdiffusion.karras([1], 0.1, 1)"))) {
-            XCTAssertTrue("\($0)".contains("argument 1 is a list of 1; plugin functions take numbers, strings and tensors"), "\($0)")
+            XCTAssertTrue("\($0)".contains("argument 1 is a list of 1; plugin functions take numbers, strings, tensors and dream objects such as models"), "\($0)")
         }
     }
 
     /// Plugins in C, compiled here with the toolchain's clang: one built for another ABI number is refused,
-    /// naming both; one that fails its initialisation says why and adds nothing.
+    /// naming both; one that fails its initialisation says why and adds nothing; one built for ABI 1 (before
+    /// objects and score distillation were added at the ends of the structures) still loads and runs.
     func testCPluginsOfAnotherABIOrFailingInitAreRefusedWithTheirReason() throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -108,7 +99,7 @@ final class PluginTests: XCTestCase {
         }
         let future = try compile("future", """
             #include "dream_plugin.h"
-            uint32_t dream_plugin_abi(void) { return DREAM_PLUGIN_ABI + 98; }
+            uint32_t dream_plugin_abi(void) { return 99; }
             int32_t dream_plugin_init(const dream_host *h) { return 0; }
             """)
         let failing = try compile("failing", """
@@ -120,16 +111,34 @@ final class PluginTests: XCTestCase {
                 return 1;
             }
             """)
+        let old = try compile("old", """
+            #include "dream_plugin.h"
+            static int32_t twice(void *d, const dream_function_call *c) {
+                if (c->n_args != 1 || c->args[0].kind != DREAM_NUMBER) { c->fail(c->call, "needs one number"); return 1; }
+                c->result_number(c->call, 2 * c->args[0].number);
+                return 0;
+            }
+            uint32_t dream_plugin_abi(void) { return 1; }
+            int32_t dream_plugin_init(const dream_host *h) {
+                return h->set_name(h->host, "old", "built for ABI 1") || h->add_function(h->host, "twice", "twice(x)", "2x", twice, 0);
+            }
+            """)
         let registry = Registry.standard()
         let host = PluginHost(registry: registry)
+        try host.load(path: old)
+        let interp = Interpreter(registry: registry)
+        var out = ""
+        interp.write = { out += $0 }
+        try interp.run(SourceFile(name: "t", text: "print(old.twice(21))"))
+        XCTAssertEqual(out, "42\n")
         XCTAssertThrowsError(try host.load(path: future)) {
-            XCTAssertTrue("\($0)".contains("was built for plugin ABI 99; this dream speaks ABI 1"), "\($0)")
+            XCTAssertTrue("\($0)".contains("was built for plugin ABI 99; this dream speaks ABI 1 to 2"), "\($0)")
         }
         XCTAssertThrowsError(try host.load(path: failing)) {
             XCTAssertTrue("\($0)".contains("needs a GPU, and this machine has none"), "\($0)")
         }
         XCTAssertNil(registry.namespaces["failing"])
-        XCTAssertTrue(host.loaded.isEmpty)
+        XCTAssertEqual(host.loaded.map(\.name), ["old"])
     }
 
     /// The command: plugins in --plugin-path folders load at start, `:plugins` lists them, and a sampler

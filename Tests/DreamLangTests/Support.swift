@@ -51,3 +51,17 @@ func runDream(_ args: [String], in dir: URL, stdin: String? = nil, interruptAfte
     group.wait()
     return RunResult(stdout: String(decoding: outBox.data, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self), status: p.terminationStatus)
 }
+
+/// A plugin package of Plugins/ built on its own with `swift build` (seconds after the first time): the
+/// path of its library, lib<name in lower case>.so.
+func buildPlugin(_ package: String) -> String {
+    let dir = repoRoot.appendingPathComponent("Plugins/\(package)").path
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["swift", "build", "-c", "release", "--package-path", dir]
+    p.standardOutput = FileHandle.nullDevice
+    try! p.run()
+    p.waitUntilExit()
+    precondition(p.terminationStatus == 0, "building Plugins/\(package) failed")
+    return dir + "/.build/release/lib\(package.lowercased()).so"
+}

@@ -11,6 +11,11 @@
  *
  * Memory: everything dream passes is dream's and valid only during the call; what a plugin registers
  * (names, docs) is copied. Errors: a call returns nonzero and, where it can, says why with host->fail.
+ *
+ * Versions: 1 samplers and functions; 2 adds, at the ends of structures only, dream objects as function
+ * arguments (DREAM_OBJECT), score distillation on a model and progress reports from functions. dream loads
+ * plugins built for either; a plugin should check that host->abi is at least the version whose calls it
+ * uses (not equal to it: newer hosts keep every older call).
  */
 #ifndef DREAM_PLUGIN_H
 #define DREAM_PLUGIN_H
@@ -21,7 +26,8 @@
 extern "C" {
 #endif
 
-#define DREAM_PLUGIN_ABI 1
+#define DREAM_PLUGIN_ABI 2
+#define DREAM_PLUGIN_ABI_OLDEST 1
 
 /* ---- Samplers: pure functions of (denoiser, sigma schedule, random stream), as in k-diffusion. ---- */
 
@@ -49,16 +55,31 @@ typedef int32_t (*dream_sampler_fn)(void *plugin_data, const dream_sampler_call 
 /* ---- Functions callable from the language as NAMESPACE.NAME(arg, ...): positional numbers, strings,
  * tensors in; a tensor, a number or a string out. ---- */
 
-enum { DREAM_NUMBER = 0, DREAM_STRING = 1, DREAM_TENSOR = 2 };
+enum { DREAM_NUMBER = 0, DREAM_STRING = 1, DREAM_TENSOR = 2, DREAM_OBJECT = 3 };
 
 typedef struct dream_value {
-    int32_t kind;               /* DREAM_NUMBER, DREAM_STRING or DREAM_TENSOR */
-    double number;
-    const char *string;         /* UTF-8, NUL-terminated */
+    int32_t kind;               /* DREAM_NUMBER, DREAM_STRING, DREAM_TENSOR or (ABI 2) DREAM_OBJECT */
+    double number;              /* DREAM_OBJECT: the host's handle for the object, to pass back unchanged */
+    const char *string;         /* UTF-8, NUL-terminated; DREAM_OBJECT: its type ("model", "distribution", ...) */
     const float *data;          /* tensor values, row-major (C order), float32 */
     const int64_t *shape;
     int32_t rank;
 } dream_value;
+
+/* ABI 2: what score distillation (DreamFusion's SDS) is asked to do. The host draws t uniformly in
+ * [t_min, t_max] (fractions of the training schedule) and noise ε from `seed`, and returns the gradient of
+ * the images through the VAE encoder of w(t)(ε̂(z_t, t) − ε), ε̂ with classifier-free guidance,
+ * w(t) = 1 − ᾱ_t; the UNet is not differentiated. */
+typedef struct dream_score_request {
+    const float *images;        /* [batch, 3, height, width], values in [0, 1] */
+    int64_t batch, height, width;
+    const float *conditions;    /* [n_conditions, tokens, dim], n_conditions = batch (one per image) or 1 */
+    int64_t n_conditions;
+    const float *unconditional; /* [1, tokens, dim]: the encoding of "" */
+    int64_t tokens, dim;
+    double guidance, t_min, t_max;
+    uint64_t seed;
+} dream_score_request;
 
 typedef struct dream_function_call {
     void *call;
@@ -70,6 +91,14 @@ typedef struct dream_function_call {
     void (*result_string)(void *call, const char *value);
     /* Why the call failed (copied); then return nonzero. */
     void (*fail)(void *call, const char *message);
+    /* ---- ABI 2 ---- */
+    /* Score distillation with `model` (an argument of kind DREAM_OBJECT, type "model"): writes the gradient,
+     * [batch, 3, height, width], and the mean squared ε̂ − ε. Nonzero: the reason is recorded; return it. */
+    int32_t (*score_distillation)(void *call, const dream_value *model, const dream_score_request *request,
+                                  float *gradient, double *residual);
+    /* Long work: `done` of `total` units under `label` (a progress bar at a terminal). Nonzero means the
+     * user interrupted (Ctrl-C): stop and return that value; nothing is reported as a failure. */
+    int32_t (*progress)(void *call, const char *label, int64_t done, int64_t total);
 } dream_function_call;
 
 typedef int32_t (*dream_function_fn)(void *plugin_data, const dream_function_call *c);

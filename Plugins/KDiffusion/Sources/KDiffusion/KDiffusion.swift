@@ -13,7 +13,8 @@ public func dreamPluginABI() -> UInt32 { UInt32(DREAM_PLUGIN_ABI) }
 
 @_cdecl("dream_plugin_init")
 public func dreamPluginInit(_ host: UnsafePointer<dream_host>?) -> Int32 {
-    guard let h = host?.pointee, h.abi == UInt32(DREAM_PLUGIN_ABI) else { return 1 }
+    // Needs ABI 1's calls only; a newer host keeps them (it only appends).
+    guard let h = host?.pointee, h.abi >= 1 else { return 1 }
     guard h.set_name(h.host, "kdiffusion", "k-diffusion's Heun and DPM2 samplers and Karras σ schedule") == 0,
           h.add_sampler(h.host, "heun", "euler", "Heun's method on the probability-flow ODE (second order, two denoiser calls a step but the last)", heun, nil) == 0,
           h.add_sampler(h.host, "dpm_2", "euler", "DPM-Solver-2: an Euler half step to the geometric mean σ, then the full step with its slope", dpm2, nil) == 0,
