@@ -74,12 +74,13 @@ final class NeRFPluginTests: XCTestCase {
 
     /// On the built-in model: a field distilled from "a large red matte cone on a gray background" (seen from
     /// the side / from above) is, by the oracle on a turntable of 16 views it was not distilled at, a red cone
-    /// from the side in most views, and seen from above when the camera is high. (Measured: 16 of 16 cones.)
+    /// from the side in most views, and seen from above when the camera is high. (Measured at 500 steps: 16,
+    /// 16 and 16 of 16; at 300 steps only 14, 12 and 15, so the test runs 500.)
     func testDistilledConeIsACone() throws {
         let r = try run("""
             let m = model("builtin")
             let text = "a large red matte cone on a gray background"
-            let f = nerf.distill(m, encode(m, text + ", seen from the side"), encode(m, text + ", seen from above"), encode(m, ""), 300, 1)
+            let f = nerf.distill(m, encode(m, text + ", seen from the side"), encode(m, text + ", seen from above"), encode(m, ""), 500, 1)
             let cones = 0
             let reds = 0
             for x in oracle(nerf.turntable(f, 16, 15)) {
@@ -93,7 +94,7 @@ final class NeRFPluginTests: XCTestCase {
         let counts = r.out.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
         XCTAssertEqual(counts.count, 3, r.out)
         XCTAssertGreaterThanOrEqual(counts[0], 14, "cones of 16 side views: \(r.out)")
-        XCTAssertGreaterThanOrEqual(counts[1], 12, "red of 16 side views: \(r.out)")
-        XCTAssertGreaterThanOrEqual(counts[2], 12, "seen from above of 16 high views: \(r.out)")
+        XCTAssertGreaterThanOrEqual(counts[1], 14, "red of 16 side views: \(r.out)")
+        XCTAssertGreaterThanOrEqual(counts[2], 14, "seen from above of 16 high views: \(r.out)")
     }
 }
