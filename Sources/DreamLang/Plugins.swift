@@ -69,7 +69,7 @@ public final class PluginHost {
         guard (UInt32(DREAM_PLUGIN_ABI_OLDEST)...UInt32(DREAM_PLUGIN_ABI)).contains(abi) else {
             throw PluginError(message: "plugin \(path) was built for plugin ABI \(abi); this dream speaks ABI \(DREAM_PLUGIN_ABI_OLDEST) to \(DREAM_PLUGIN_ABI) (rebuild the plugin against this dream's dream_plugin.h)")
         }
-        let r = Registration(path: path)
+        let r = Registration(path: path, abi: abi)
         let box = Unmanaged.passRetained(r)
         defer { box.release() }
         var host = dream_host(abi: UInt32(DREAM_PLUGIN_ABI), host: box.toOpaque(),
@@ -103,13 +103,15 @@ public final class PluginHost {
 /// What a plugin registers during `dream_plugin_init`, collected first and added only if all of it is sound.
 final class Registration {
     let path: String
+    /// The ABI the plugin was built for: what its functions may be handed.
+    let abi: UInt32
     var name: String?
     var doc = ""
     var samplers: [(name: String, family: String, sampler: Sampler)] = []
     var functions: [(name: String, signature: String, doc: String, function: PluginFunction)] = []
     var problems: [String] = []
 
-    init(path: String) { self.path = path }
+    init(path: String, abi: UInt32) { self.path = path; self.abi = abi }
 
     static func of(_ p: UnsafeMutableRawPointer?) -> Registration { Unmanaged<Registration>.fromOpaque(p!).takeUnretainedValue() }
 
@@ -144,7 +146,7 @@ final class Registration {
         let n = name.map { String(cString: $0) } ?? ""
         guard isIdentifier(n), let fn else { r.problems.append("function \"\(n)\": needs an identifier name and a function"); return 1 }
         guard !r.functions.contains(where: { $0.name == n }) else { r.problems.append("function \"\(n)\" added twice"); return 1 }
-        r.functions.append((n, signature.map { String(cString: $0) } ?? "\(n)(...)", doc.map { String(cString: $0) } ?? "", PluginFunction(fn: fn, data: data)))
+        r.functions.append((n, signature.map { String(cString: $0) } ?? "\(n)(...)", doc.map { String(cString: $0) } ?? "", PluginFunction(fn: fn, data: data, abi: r.abi)))
         return 0
     }
 
@@ -225,8 +227,9 @@ final class PluginSampler {
 final class PluginFunction {
     let fn: dream_function_fn
     let data: UnsafeMutableRawPointer?
+    let abi: UInt32
 
-    init(fn: @escaping dream_function_fn, data: UnsafeMutableRawPointer?) { self.fn = fn; self.data = data }
+    init(fn: @escaping dream_function_fn, data: UnsafeMutableRawPointer?, abi: UInt32) { self.fn = fn; self.data = data; self.abi = abi }
 
     final class Call {
         var result: Value?
@@ -319,7 +322,7 @@ final class PluginFunction {
                 let p = strdup(text)!
                 owned.append(UnsafeMutableRawPointer(p))
                 values.append(dream_value(kind: Int32(DREAM_STRING), number: 0, string: p, data: nil, shape: nil, rank: 0))
-            case .object(let o):
+            case .object(let o) where abi >= 2:   // objects came with ABI 2
                 let p = strdup(o.typeName)!
                 owned.append(UnsafeMutableRawPointer(p))
                 values.append(dream_value(kind: Int32(DREAM_OBJECT), number: Double(call.objects.count), string: p, data: nil, shape: nil, rank: 0))
@@ -329,7 +332,9 @@ final class PluginFunction {
                 owned.append(UnsafeMutableRawPointer(p))
                 for (j, d) in t.shape.enumerated() { p[j] = Int64(d) }
                 values.append(dream_value(kind: Int32(DREAM_TENSOR), number: 0, string: nil, data: UnsafePointer(t.pointer), shape: UnsafePointer(p), rank: Int32(t.rank)))
-            default: throw ArgumentError("\(name): argument \(i + 1) is \(describeForError(v)); plugin functions take numbers, strings, tensors and dream objects such as models")
+            default:
+                let kinds = abi >= 2 ? "numbers, strings, tensors and dream objects such as models" : "numbers, strings and tensors"
+                throw ArgumentError("\(name): argument \(i + 1) is \(describeForError(v)); plugin functions of ABI \(abi) take \(kinds)")
             }
         }
         let status = withExtendedLifetime(args) {

@@ -76,7 +76,7 @@ final class PluginTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("kdiffusion.karras: needs a whole n ≥ 1, 0 < sigma_min < sigma_max"), "\($0)")
         }
         XCTAssertThrowsError(try interp.run(SourceFile(name: "t", text: "kdiffusion.karras([1], 0.1, 1)"))) {
-            XCTAssertTrue("\($0)".contains("argument 1 is a list of 1; plugin functions take numbers, strings, tensors and dream objects such as models"), "\($0)")
+            XCTAssertTrue("\($0)".contains("argument 1 is a list of 1; plugin functions of ABI 2 take numbers, strings, tensors and dream objects such as models"), "\($0)")
         }
     }
 
@@ -131,6 +131,11 @@ final class PluginTests: XCTestCase {
         interp.write = { out += $0 }
         try interp.run(SourceFile(name: "t", text: "print(old.twice(21))"))
         XCTAssertEqual(out, "42\n")
+        // Objects came with ABI 2: a plugin built for 1 is not handed one.
+        XCTAssertThrowsError(try interp.run(SourceFile(name: "t", text: "old.twice(model(\"builtin\"))"))) {
+            XCTAssertTrue("\($0)".contains("argument 1 is a model"), "\($0)")
+            XCTAssertTrue("\($0)".contains("plugin functions of ABI 1 take numbers, strings and tensors"), "\($0)")
+        }
         XCTAssertThrowsError(try host.load(path: future)) {
             XCTAssertTrue("\($0)".contains("was built for plugin ABI 99; this dream speaks ABI 1 to 2"), "\($0)")
         }
