@@ -304,7 +304,7 @@ final class PluginFunction {
 
     /// Calls the plugin. Interrupted (Ctrl-C seen through `progress`), a function may still return what it
     /// has done so far: that is kept, with a warning; otherwise the interruption propagates.
-    func call(_ args: [Value], name: String, warn: (String) -> Void = { _ in }) throws -> Value {
+    func call(_ args: [Value], name: String, warn: (String) -> Void) throws -> Value {
         let call = Call()
         let handle = Unmanaged.passRetained(call)
         defer { handle.release() }

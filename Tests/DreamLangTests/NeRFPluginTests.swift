@@ -47,7 +47,12 @@ final class NeRFPluginTests: XCTestCase {
             ("nerf.render(zeros([4, 3, 3]), 0, 0)", "nerf.render: argument 1, field, must be [4, R, R, R] (from nerf.distill), got [4, 3, 3]"),
             ("nerf.render(zeros([4, 3, 3, 3]), 0, 0, 64, 1)", "nerf.render: background must be a grey level strictly between 0 and 1, got 1"),
         ] {
-            XCTAssertThrowsError(try run(setup + call)) { XCTAssertTrue("\($0)".contains(message), "\(call): \($0)") }
+            XCTAssertThrowsError(try run(setup + call)) {
+                XCTAssertTrue("\($0)".contains(message), "\(call): \($0)")
+                // dream names the function; the plugin's reason must not name it again.
+                let line = "\($0)".split(separator: "\n").first.map(String.init) ?? ""
+                XCTAssertEqual(line.components(separatedBy: "nerf.").count, message.components(separatedBy: "nerf.").count, line)
+            }
         }
         // A score the host refuses (conditions of another model's width) is reported with the host's reason.
         XCTAssertThrowsError(try run(setup + "let z = zeros([1, 77, 5])\nnerf.distill(m, z, z, z, 3, 7, 5, 8, 16)")) {

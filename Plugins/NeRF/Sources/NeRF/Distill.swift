@@ -55,8 +55,8 @@ public struct Distillation {
     /// `score(images [batch·3·size·size], views, step)` returns ∂L/∂images, or nil to stop (failure or
     /// interruption: the caller knows which). `progress(step)` returns false to stop. Returns the field
     /// and background after the last completed step.
-    public func run(start: Field? = nil, score: ([Float], [View], Int) -> [Float]?, progress: (Int) -> Bool) -> (field: Field, background: [Float], completed: Int) {
-        var field = start ?? Field(blobResolution: resolution)
+    public func run(score: ([Float], [View], Int) -> [Float]?, progress: (Int) -> Bool) -> (field: Field, background: [Float], completed: Int) {
+        var field = Field(blobResolution: resolution)
         var background = [Float](repeating: 0, count: 6)
         let n = field.values.count
         var m = [Float](repeating: 0, count: n + 6), v = m

@@ -33,16 +33,16 @@ public func dreamPluginInit(_ host: UnsafePointer<dream_host>?) -> Int32 {
     return 0
 }
 
-/// Reads a function's positional arguments, failing with a message that names the argument.
+/// Reads a function's positional arguments, failing with a message that names the argument (dream puts
+/// the function's name in front).
 struct Arguments {
     let c: dream_function_call
-    let function: String
 
     var count: Int { Int(c.n_args) }
     func value(_ i: Int) -> dream_value { c.args[i] }
 
     func fail(_ message: String) -> Int32 {
-        c.fail(c.call, "\(function): \(message)")
+        c.fail(c.call, message)
         return 1
     }
 
@@ -80,8 +80,8 @@ struct Arguments {
 
 struct Failure: Error { let message: String; init(_ m: String) { message = m } }
 
-private func guarded(_ call: UnsafePointer<dream_function_call>?, _ name: String, _ body: (Arguments) throws -> Int32) -> Int32 {
-    let a = Arguments(c: call!.pointee, function: name)
+private func guarded(_ call: UnsafePointer<dream_function_call>?, _ body: (Arguments) throws -> Int32) -> Int32 {
+    let a = Arguments(c: call!.pointee)
     do { return try body(a) } catch let f as Failure { return a.fail(f.message) } catch { return a.fail("\(error)") }
 }
 
@@ -105,7 +105,7 @@ private func images(_ a: Arguments, field: Field, views: [(Float, Float)], size:
 }
 
 private let render: dream_function_fn = { _, call in
-    guarded(call, "nerf.render") { a in
+    guarded(call) { a in
         let field = try a.field(0)
         let az = try a.number(1, "azimuth"), el = try a.number(2, "elevation")
         return try images(a, field: field, views: [(Float(az), Float(el))], size: Int(try a.number(3, "size", default: 64)),
@@ -114,7 +114,7 @@ private let render: dream_function_fn = { _, call in
 }
 
 private let turntable: dream_function_fn = { _, call in
-    guarded(call, "nerf.turntable") { a in
+    guarded(call) { a in
         let field = try a.field(0)
         let n = Int(try a.number(1, "n"))
         guard n >= 1, n <= 360 else { throw Failure("n must be 1 to 360 views, got \(n)") }
@@ -125,19 +125,19 @@ private let turntable: dream_function_fn = { _, call in
 }
 
 private let distill: dream_function_fn = { _, call in
-    guarded(call, "nerf.distill") { a in
+    guarded(call) { a in
         guard a.count >= 1, a.value(0).kind == Int32(DREAM_OBJECT), String(cString: a.value(0).string) == "model" else {
             throw Failure("argument 1, m, must be a model (from model(PATH))")
         }
         var model = a.value(0)
         let side = try a.tensor(1, "side"), above = try a.tensor(2, "above"), uncond = try a.tensor(3, "unconditional")
-        func tokens(_ t: (data: UnsafePointer<Float>, shape: [Int]), _ name: String) throws -> [Int] {
+        func conditionShape(_ t: (data: UnsafePointer<Float>, shape: [Int]), _ name: String) throws -> [Int] {
             let s = t.shape.count == 3 && t.shape[0] == 1 ? Array(t.shape.dropFirst()) : t.shape
             guard s.count == 2 else { throw Failure("\(name) must be one condition [1, L, d] (from encode or a distribution), got [\(t.shape.map(String.init).joined(separator: ", "))]") }
             return s
         }
-        let shape = try tokens(side, "side")
-        guard try tokens(above, "above") == shape, try tokens(uncond, "unconditional") == shape else {
+        let shape = try conditionShape(side, "side")
+        guard try conditionShape(above, "above") == shape, try conditionShape(uncond, "unconditional") == shape else {
             throw Failure("side, above and unconditional must have the same shape [1, L, d]")
         }
         let steps = Int(try a.number(4, "steps")), seed = try a.number(5, "seed")

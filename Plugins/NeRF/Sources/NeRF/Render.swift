@@ -7,14 +7,16 @@ import Darwin
 /// The built-in world's camera: orthographic, looking at the origin from (azimuth, elevation) in radians,
 /// y up, a view 2.2 wide — so renders of a field are framed like the images the model learned from.
 public struct Camera {
-    public var azimuth: Float, elevation: Float
-    public init(azimuth: Float, elevation: Float) { self.azimuth = azimuth; self.elevation = elevation }
+    public let azimuth: Float, elevation: Float
+    /// The view's basis, computed once: every ray of an image uses it.
+    let forward: (Float, Float, Float), right: (Float, Float, Float), up: (Float, Float, Float)
 
-    var forward: (Float, Float, Float) { (-cos(elevation) * sin(azimuth), -sin(elevation), -cos(elevation) * cos(azimuth)) }
-    var right: (Float, Float, Float) { (cos(azimuth), 0, -sin(azimuth)) }
-    var up: (Float, Float, Float) {
-        let f = forward, r = right
-        return (r.1 * f.2 - r.2 * f.1, r.2 * f.0 - r.0 * f.2, r.0 * f.1 - r.1 * f.0)
+    public init(azimuth: Float, elevation: Float) {
+        self.azimuth = azimuth; self.elevation = elevation
+        let f = (-cos(elevation) * sin(azimuth), -sin(elevation), -cos(elevation) * cos(azimuth))
+        let r = (cos(azimuth), Float(0), -sin(azimuth))
+        forward = f; right = r
+        up = (r.1 * f.2 - r.2 * f.1, r.2 * f.0 - r.0 * f.2, r.0 * f.1 - r.1 * f.0)
     }
 }
 
