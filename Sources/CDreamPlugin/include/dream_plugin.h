@@ -6,8 +6,9 @@
  *     int32_t  dream_plugin_init(const dream_host *host);  registers what it offers; 0 = success
  *
  * and nothing else is looked up. dream loads it with dlopen, refuses an ABI number outside
- * DREAM_PLUGIN_ABI_OLDEST…DREAM_PLUGIN_ABI, and never unloads it. Only C types cross this line, so a plugin may be written in C, Swift (@_cdecl) or anything
- * that makes C symbols, and it shares no Swift module (no registry, no types) with dream.
+ * DREAM_PLUGIN_ABI_OLDEST…DREAM_PLUGIN_ABI, and never unloads it. Only C types cross this line, so a
+ * plugin may be written in C, Swift (@_cdecl) or anything that makes C symbols, and it shares no Swift
+ * module (no registry, no types) with dream.
  *
  * Memory: everything dream passes is dream's and valid only during the call; what a plugin registers
  * (names, docs) is copied. Errors: a call returns nonzero and, where it can, says why with host->fail.
