@@ -4,7 +4,7 @@
 Now: the real CLIP vocabulary (open_clip's packaged BPE file converted to vocab.json + merges.txt, stored once
 in Tests/Fixtures/clip/) and the token ids transformers' CLIPTokenizer gives for 200+ varied prompts, with
 SD 1.x padding (pad = <|endoftext|>) and SD 2.x padding (pad = "!", id 0).
-Needs: pip install transformers open_clip_torch. Run: python3 scripts/make-sd-fixtures.py
+Needs: pip install torch diffusers transformers open_clip_torch scipy (scipy for LMS). Run: python3 scripts/make-sd-fixtures.py
 """
 import gzip, json, os, random
 
@@ -208,9 +208,9 @@ for fam, spec in families():
     print(f"wrote {folder}: {size} bytes")
 
 # ---------------------------------------------------------------------------------------------------------
-# Whole-pipeline references: DDIM, Euler and DPM++ 2M at 8 steps, "normal" (the scheduler config's own
+# Whole-pipeline references: DDIM, Euler, DPM++ 2M and LMS at 8 steps, "normal" (the scheduler config's own
 # spacing) and Karras sigmas where diffusers offers them, from given starting latents, guidance 7.5.
-from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, StableDiffusionPipeline
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, LMSDiscreteScheduler, StableDiffusionPipeline
 
 def load_family(fam):
     folder = os.path.join(models_dir, fam)
@@ -231,7 +231,8 @@ for fam in ["sd1", "sd2"]:
     refs["start"] = start.numpy()
     for name, cls, karras in [("ddim", DDIMScheduler, False), ("euler", EulerDiscreteScheduler, False),
                               ("euler_karras", EulerDiscreteScheduler, True), ("dpmpp_2m", DPMSolverMultistepScheduler, False),
-                              ("dpmpp_2m_karras", DPMSolverMultistepScheduler, True)]:
+                              ("dpmpp_2m_karras", DPMSolverMultistepScheduler, True), ("lms", LMSDiscreteScheduler, False),
+                              ("lms_karras", LMSDiscreteScheduler, True)]:
         extra = {"use_karras_sigmas": True} if karras else {}
         if cls is DPMSolverMultistepScheduler:
             extra.update(algorithm_type="dpmsolver++", solver_order=2)

@@ -26,7 +26,8 @@ public enum Samplers {
 
     /// DDIM with η > 0: each step goes deterministically to σ_down and adds fresh noise of σ_up, where
     /// σ_up = η·σ'·√(σ² − σ'²)/σ and σ_down = √(σ'² − σ_up²) — DDIM's σ_t(η) of Song et al. written in
-    /// k-diffusion's σ space (η = 1 is the DDPM posterior). η = 0 is `euler` exactly.
+    /// k-diffusion's σ space (η = 1 is the DDPM posterior). η = 0 is `euler` exactly; η = 1 on Euler's σ
+    /// schedule is Euler ancestral (k-diffusion's sample_euler_ancestral, diffusers' EulerAncestralDiscreteScheduler).
     public static func ddim(eta: Double) -> Sampler {
         if eta == 0 { return euler }
         return { denoise, x0, sigmas, rng, onStep in
@@ -34,8 +35,7 @@ public enum Samplers {
             for i in 0..<(sigmas.count - 1) {
                 let (s, sNext) = (sigmas[i], sigmas[i + 1])
                 let den = try denoise(x, s)
-                let up = Swift.min(sNext, eta * sNext * Swift.max(0, s * s - sNext * sNext).squareRoot() / s)
-                let down = Swift.max(0, sNext * sNext - up * up).squareRoot()
+                let (down, up) = ancestralStep(s, sNext, eta: eta)
                 x = try den + (x - den) * Float(down / s)
                 if up > 0 { x = try x + rng.normal(x.shape) * Float(up) }
                 try onStep(i + 1)
@@ -70,6 +70,73 @@ public enum Samplers {
             try onStep(i + 1)
         }
         return x
+    }
+
+    /// DPM-Solver++(2S) ancestral (k-diffusion's sample_dpmpp_2s_ancestral): from σ a second-order singlestep
+    /// to σ_down (the midpoint in λ = −log σ evaluated once more), then fresh noise of σ_up, σ_up and σ_down as
+    /// in `ddim(eta: 1)`; the step to σ = 0 is Euler's.
+    public static func dpmpp2sAncestral(_ denoise: Denoiser, _ x0: Tensor, _ sigmas: [Double], _ rng: inout RandomGenerator,
+                                        _ onStep: (Int) throws -> Void) throws -> Tensor {
+        var x = x0
+        for i in 0..<(sigmas.count - 1) {
+            let (s, sNext) = (sigmas[i], sigmas[i + 1])
+            let den = try denoise(x, s)
+            let (down, up) = ancestralStep(s, sNext)
+            if down == 0 {
+                x = den
+            } else {
+                let h = log(s) - log(down), mid = (s * down).squareRoot()     // λ halfway from σ to σ_down
+                let x2 = try x * Float(mid / s) - den * Float(Foundation.expm1(-h / 2))
+                let den2 = try denoise(x2, mid)
+                x = try x * Float(down / s) - den2 * Float(Foundation.expm1(-h))
+            }
+            if up > 0 { x = try x + rng.normal(x.shape) * Float(up) }
+            try onStep(i + 1)
+        }
+        return x
+    }
+
+    /// The ancestral split of a step σ → σ' (η = 1): σ_up = σ'·√(σ² − σ'²)/σ of fresh noise, σ_down =
+    /// √(σ'² − σ_up²) deterministic, so that the marginal variance at σ' is right.
+    static func ancestralStep(_ s: Double, _ sNext: Double, eta: Double = 1) -> (down: Double, up: Double) {
+        let up = Swift.min(sNext, eta * sNext * Swift.max(0, s * s - sNext * sNext).squareRoot() / s)
+        return (Swift.max(0, sNext * sNext - up * up).squareRoot(), up)
+    }
+
+    /// Linear multistep of order 4 on the ODE dx̃/dσ = d(x̃, σ) (k-diffusion's sample_lms, diffusers'
+    /// LMSDiscreteScheduler): each step integrates the Lagrange polynomial through the last (up to) four
+    /// derivatives over [σᵢ, σᵢ₊₁]; the first steps use the orders they have.
+    public static func lms(_ denoise: Denoiser, _ x0: Tensor, _ sigmas: [Double], _ rng: inout RandomGenerator,
+                           _ onStep: (Int) throws -> Void) throws -> Tensor {
+        let order = 4
+        var x = x0
+        var ds: [Tensor] = []                                   // newest last
+        for i in 0..<(sigmas.count - 1) {
+            ds.append(try (x - denoise(x, sigmas[i])) * Float(1 / sigmas[i]))
+            if ds.count > order { ds.removeFirst() }
+            let n = ds.count
+            for j in 0..<n {                                    // j steps back: ds[n − 1 − j]
+                x = try x + ds[n - 1 - j] * Float(lmsCoefficient(sigmas, i, j, order: n))
+            }
+            try onStep(i + 1)
+        }
+        return x
+    }
+
+    /// ∫ over [σᵢ, σᵢ₊₁] of the Lagrange basis polynomial of node σᵢ₋ⱼ among σᵢ, …, σᵢ₋ₒᵣ𝒹ₑᵣ₊₁: the polynomial
+    /// has degree order − 1 ≤ 3, so 4-point Gauss–Legendre is exact.
+    static func lmsCoefficient(_ t: [Double], _ i: Int, _ j: Int, order: Int) -> Double {
+        let nodes = [-0.861136311594052575, -0.339981043584856265, 0.339981043584856265, 0.861136311594052575]
+        let weights = [0.347854845137453857, 0.652145154862546143, 0.652145154862546143, 0.347854845137453857]
+        let (a, b) = (t[i], t[i + 1])
+        var total = 0.0
+        for (u, w) in zip(nodes, weights) {
+            let tau = (a + b) / 2 + (b - a) / 2 * u
+            var prod = 1.0
+            for k in 0..<order where k != j { prod *= (tau - t[i - k]) / (t[i - j] - t[i - k]) }
+            total += w * prod
+        }
+        return total * (b - a) / 2
     }
 
     /// The samplers by name (ComfyUI's names) and which diffusers scheduler's step schedule each uses:
@@ -107,5 +174,8 @@ public enum Samplers {
         "ddim": (euler, "ddim"),
         "euler": (euler, "euler"),
         "dpmpp_2m": (dpmpp2m, "dpm"),
+        "euler_ancestral": (ddim(eta: 1), "euler"),
+        "dpmpp_2s_ancestral": (dpmpp2sAncestral, "euler"),
+        "lms": (lms, "euler"),
     ]
 }

@@ -5,14 +5,15 @@ import DreamDiffusion
 import DreamTensor
 import DreamIO
 
-/// Whole pipelines against diffusers' StableDiffusionPipeline from the same starting latents: DDIM, Euler
-/// and DPM++ 2M at 8 steps, normal and Karras schedules, guidance 7.5, SD 1.x (ε) and SD 2.x (v).
+/// Whole pipelines against diffusers' StableDiffusionPipeline from the same starting latents: DDIM, Euler,
+/// DPM++ 2M and LMS at 8 steps, normal and Karras schedules, guidance 7.5, SD 1.x (ε) and SD 2.x (v).
 final class PipelineTests: XCTestCase {
     func testImagesMatchDiffusers() throws {
         for (fam, layout, sd) in try ParityTests.layouts() {
             let refs = try SafeTensorsFile(path: "\(sdDir)/\(fam)/pipeline-references.safetensors")
             for (name, sampler, schedule) in [("ddim", "ddim", "normal"), ("euler", "euler", "normal"), ("euler_karras", "euler", "karras"),
-                                              ("dpmpp_2m", "dpmpp_2m", "normal"), ("dpmpp_2m_karras", "dpmpp_2m", "karras")] {
+                                              ("dpmpp_2m", "dpmpp_2m", "normal"), ("dpmpp_2m_karras", "dpmpp_2m", "karras"),
+                                              ("lms", "lms", "normal"), ("lms_karras", "lms", "karras")] {
                 // The step schedule first: the same timesteps as diffusers' scheduler.
                 let ns = try sd.noiseSchedule
                 let family = Samplers.all[sampler]!.family
