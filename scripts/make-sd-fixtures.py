@@ -208,9 +208,10 @@ for fam, spec in families():
     print(f"wrote {folder}: {size} bytes")
 
 # ---------------------------------------------------------------------------------------------------------
-# Whole-pipeline references: DDIM, Euler, DPM++ 2M and LMS at 8 steps, "normal" (the scheduler config's own
+# Whole-pipeline references: DDIM, Euler, DPM++ 2M, LMS and UniPC (B(h) of both kinds) at 8 steps, "normal" (the scheduler config's own
 # spacing) and Karras sigmas where diffusers offers them, from given starting latents, guidance 7.5.
-from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, LMSDiscreteScheduler, StableDiffusionPipeline
+from diffusers import (DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, LMSDiscreteScheduler, StableDiffusionPipeline,
+                       UniPCMultistepScheduler)
 
 def load_family(fam):
     folder = os.path.join(models_dir, fam)
@@ -232,10 +233,13 @@ for fam in ["sd1", "sd2"]:
     for name, cls, karras in [("ddim", DDIMScheduler, False), ("euler", EulerDiscreteScheduler, False),
                               ("euler_karras", EulerDiscreteScheduler, True), ("dpmpp_2m", DPMSolverMultistepScheduler, False),
                               ("dpmpp_2m_karras", DPMSolverMultistepScheduler, True), ("lms", LMSDiscreteScheduler, False),
-                              ("lms_karras", LMSDiscreteScheduler, True)]:
+                              ("lms_karras", LMSDiscreteScheduler, True), ("uni_pc", UniPCMultistepScheduler, False),
+                              ("uni_pc_karras", UniPCMultistepScheduler, True), ("uni_pc_bh2", UniPCMultistepScheduler, False)]:
         extra = {"use_karras_sigmas": True} if karras else {}
         if cls is DPMSolverMultistepScheduler:
             extra.update(algorithm_type="dpmsolver++", solver_order=2)
+        if cls is UniPCMultistepScheduler:
+            extra.update(solver_type="bh2" if name.endswith("bh2") else "bh1", solver_order=2)
         sched = cls.from_config(sched_cfg, **extra)
         pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet, scheduler=sched,
                                        safety_checker=None, feature_extractor=None, requires_safety_checker=False)

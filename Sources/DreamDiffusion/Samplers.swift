@@ -139,6 +139,68 @@ public enum Samplers {
         return total * (b - a) / 2
     }
 
+    /// UniPC (Zhao et al. 2023) as diffusers' UniPCMultistepScheduler runs it by default: data prediction,
+    /// predictor UniP of order 2 (order 1 on the first and the last step), corrector UniC after every step but
+    /// the first, reusing the model output at the predicted point (so one evaluation per step). `bh2` picks
+    /// B(h) = e^(−h) − 1 (diffusers' default, ComfyUI's "uni_pc_bh2"), else B(h) = −h ("uni_pc").
+    /// Written in k-diffusion's σ space, where λ = −log σ and the α factors of the VP form cancel.
+    public static func uniPC(bh2: Bool) -> Sampler {
+        { denoise, x0, sigmas, rng, onStep in
+            let n = sigmas.count - 1
+            func lambda(_ i: Int) -> Double { -log(sigmas[i]) }
+            func bFactor(_ hh: Double) -> Double { bh2 ? Foundation.expm1(hh) : hh }
+            var x = x0
+            var outputs: [Tensor] = []                 // the data predictions of the last two steps, newest last
+            var lastX = x0, lastOrder = 1
+            for i in 0..<n {
+                let m = try denoise(x, sigmas[i])
+                if i > 0 {
+                    // UniC: redo the step σᵢ₋₁ → σᵢ with m, the output at the predicted point, as one more node.
+                    let hh = -(lambda(i) - lambda(i - 1)), big = bFactor(hh), m0 = outputs[outputs.count - 1]
+                    var correction = try (m - m0) * 0.5
+                    if lastOrder == 2 {
+                        let r = (lambda(i - 2) - lambda(i - 1)) / -hh
+                        let b = uniPCB(hh, big, order: 2)
+                        // ρ solves [[1, 1], [r, 1]] ρ = b: ρ₀ weighs the older difference, ρ₁ the new one.
+                        let rho0 = (b[0] - b[1]) / (1 - r), rho1 = b[0] - rho0
+                        let d1 = try (outputs[0] - m0) * Float(1 / r)
+                        correction = try d1 * Float(rho0) + (m - m0) * Float(rho1)
+                    }
+                    x = try lastX * Float(sigmas[i] / sigmas[i - 1]) - m0 * Float(Foundation.expm1(hh)) - correction * Float(big)
+                }
+                outputs.append(m)
+                if outputs.count > 2 { outputs.removeFirst() }
+                let order = Swift.min(2, n - i, i + 1)
+                lastX = x
+                lastOrder = order
+                if sigmas[i + 1] == 0 {
+                    x = m                                       // the last step is of order 1: straight to the prediction
+                } else {
+                    let hh = -(lambda(i + 1) - lambda(i))
+                    x = try x * Float(sigmas[i + 1] / sigmas[i]) - m * Float(Foundation.expm1(hh))
+                    if order == 2 {
+                        let r = (lambda(i - 1) - lambda(i)) / -hh
+                        x = try x - (outputs[0] - m) * Float(0.5 * bFactor(hh) / r)
+                    }
+                }
+                try onStep(i + 1)
+            }
+            return x
+        }
+    }
+
+    /// UniPC's right-hand side b_k = hφ_k(h)·k!/B(h), k = 1…order, with hh = −h (data prediction).
+    static func uniPCB(_ hh: Double, _ big: Double, order: Int) -> [Double] {
+        var phiK = Foundation.expm1(hh) / hh - 1, factorial = 1.0
+        var b: [Double] = []
+        for k in 1...order {
+            b.append(phiK * factorial / big)
+            factorial *= Double(k + 1)
+            phiK = phiK / hh - 1 / factorial
+        }
+        return b
+    }
+
     /// The samplers by name (ComfyUI's names) and which diffusers scheduler's step schedule each uses:
     /// the built-in ones and those plugins added.
     public static var all: [String: (sampler: Sampler, family: String)] {
@@ -177,5 +239,7 @@ public enum Samplers {
         "euler_ancestral": (ddim(eta: 1), "euler"),
         "dpmpp_2s_ancestral": (dpmpp2sAncestral, "euler"),
         "lms": (lms, "euler"),
+        "uni_pc": (uniPC(bh2: false), "dpm"),
+        "uni_pc_bh2": (uniPC(bh2: true), "dpm"),
     ]
 }

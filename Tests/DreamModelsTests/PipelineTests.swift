@@ -6,14 +6,15 @@ import DreamTensor
 import DreamIO
 
 /// Whole pipelines against diffusers' StableDiffusionPipeline from the same starting latents: DDIM, Euler,
-/// DPM++ 2M and LMS at 8 steps, normal and Karras schedules, guidance 7.5, SD 1.x (ε) and SD 2.x (v).
+/// DPM++ 2M, LMS and UniPC at 8 steps, normal and Karras schedules, guidance 7.5, SD 1.x (ε) and SD 2.x (v).
 final class PipelineTests: XCTestCase {
     func testImagesMatchDiffusers() throws {
         for (fam, layout, sd) in try ParityTests.layouts() {
             let refs = try SafeTensorsFile(path: "\(sdDir)/\(fam)/pipeline-references.safetensors")
             for (name, sampler, schedule) in [("ddim", "ddim", "normal"), ("euler", "euler", "normal"), ("euler_karras", "euler", "karras"),
                                               ("dpmpp_2m", "dpmpp_2m", "normal"), ("dpmpp_2m_karras", "dpmpp_2m", "karras"),
-                                              ("lms", "lms", "normal"), ("lms_karras", "lms", "karras")] {
+                                              ("lms", "lms", "normal"), ("lms_karras", "lms", "karras"), ("uni_pc", "uni_pc", "normal"),
+                                              ("uni_pc_karras", "uni_pc", "karras"), ("uni_pc_bh2", "uni_pc_bh2", "normal")] {
                 // The step schedule first: the same timesteps as diffusers' scheduler.
                 let ns = try sd.noiseSchedule
                 let family = Samplers.all[sampler]!.family

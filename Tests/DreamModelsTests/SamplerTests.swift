@@ -22,7 +22,7 @@ final class SamplerTests: XCTestCase {
         let smax = 14.6
         let start = try Tensor.randn([64], seed: 5) * Float((s * s + smax * smax).squareRoot())
         let exact = try start * Float(s / (s * s + smax * smax).squareRoot())
-        for (name, order) in [("euler", 1.0), ("ddim", 1.0), ("dpmpp_2m", 2.0), ("lms", 3.0)] {
+        for (name, order) in [("euler", 1.0), ("ddim", 1.0), ("dpmpp_2m", 2.0), ("lms", 3.0), ("uni_pc", 2.0), ("uni_pc_bh2", 2.0)] {
             var errors: [Double] = []
             for steps in [10, 20, 40] {
                 let got = try run(name, start, steps: steps)
