@@ -96,6 +96,33 @@ public enum Samplers {
         return x
     }
 
+    /// DPM-Solver++ SDE (k-diffusion's sample_dpmpp_sde, r = ½, η = 1): an ancestral step to the geometric
+    /// midpoint σ_m = √(σσ'), the model there, then the ancestral step σ → σ' with the midpoint's prediction.
+    /// The two steps' noises are one Brownian path's increments over [σ_m, σ] and [σ', σ] (in σ-time, as
+    /// k-diffusion's Brownian-tree noise), so they are correlated as its are; the step to σ = 0 is Euler's.
+    public static func dpmppSDE(_ denoise: Denoiser, _ x0: Tensor, _ sigmas: [Double], _ rng: inout RandomGenerator,
+                                _ onStep: (Int) throws -> Void) throws -> Tensor {
+        var x = x0
+        for i in 0..<(sigmas.count - 1) {
+            let (s, sNext) = (sigmas[i], sigmas[i + 1])
+            let den = try denoise(x, s)
+            if sNext == 0 {
+                x = den
+            } else {
+                let mid = (s * sNext).squareRoot()
+                let early = try rng.normal(x.shape) * Float((s - mid).squareRoot())        // W(σ) − W(σ_m)
+                let whole = try early + rng.normal(x.shape) * Float((mid - sNext).squareRoot())  // W(σ) − W(σ')
+                let (down1, up1) = ancestralStep(s, mid)
+                let x2 = try den + (x - den) * Float(down1 / s) + early * Float(up1 / (s - mid).squareRoot())
+                let den2 = try denoise(x2, mid)
+                let (down, up) = ancestralStep(s, sNext)
+                x = try den2 + (x - den2) * Float(down / s) + whole * Float(up / (s - sNext).squareRoot())
+            }
+            try onStep(i + 1)
+        }
+        return x
+    }
+
     /// The ancestral split of a step σ → σ' (η = 1): σ_up = σ'·√(σ² − σ'²)/σ of fresh noise, σ_down =
     /// √(σ'² − σ_up²) deterministic, so that the marginal variance at σ' is right.
     static func ancestralStep(_ s: Double, _ sNext: Double, eta: Double = 1) -> (down: Double, up: Double) {
@@ -239,6 +266,7 @@ public enum Samplers {
         "euler_ancestral": (ddim(eta: 1), "euler"),
         "dpmpp_2s_ancestral": (dpmpp2sAncestral, "euler"),
         "lms": (lms, "euler"),
+        "dpmpp_sde": (dpmppSDE, "euler"),
         "uni_pc": (uniPC(bh2: false), "dpm"),
         "uni_pc_bh2": (uniPC(bh2: true), "dpm"),
     ]

@@ -164,6 +164,6 @@ final class PluginTests: XCTestCase {
         XCTAssertTrue(r.stdout.hasPrefix("kdiffusion: k-diffusion's Heun and DPM2 samplers and Karras σ schedule; functions kdiffusion.karras; samplers dpm_2, heun ("), r.stdout)
         XCTAssertTrue(r.stdout.hasSuffix("[1, 3, 64, 64] cone\n"), r.stdout)
         let off = try runDream(["--quiet", "--no-plugins", "--plugin-path", plugins.path, "-c", ":plugins\nprint(samplers())"], in: dir)
-        XCTAssertEqual(off.stdout, "plugins are disabled (--no-plugins)\n[\"ddim\", \"dpmpp_2m\", \"dpmpp_2s_ancestral\", \"euler\", \"euler_ancestral\", \"lms\", \"uni_pc\", \"uni_pc_bh2\"]\n")
+        XCTAssertEqual(off.stdout, "plugins are disabled (--no-plugins)\n[\"ddim\", \"dpmpp_2m\", \"dpmpp_2s_ancestral\", \"dpmpp_sde\", \"euler\", \"euler_ancestral\", \"lms\", \"uni_pc\", \"uni_pc_bh2\"]\n")
     }
 }
