@@ -124,10 +124,8 @@ extension Registry {
             guard s.tokens >= 1, s.batch >= 1, s.steps >= 0 else { throw ArgumentError("textual_inversion: tokens and batch must be ≥ 1, steps ≥ 0") }
             return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "textual_inversion", ip)
         }, topic: topic)
-        register(Builtin("sample", [.positional("D", .any), .labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1)),
-                                    .labeled("steps", .optional(.int), "sampling steps; default: the model's (50 for SD checkpoints)"),
-                                    .labeled("cfg", .optional(.number), "guidance scale; default: the model's (7.5 for SD checkpoints)"),
-                                    .labeled("sampler", .string, default: .string("ddim")), .labeled("schedule", .string, default: .string("normal")),
+        register(Builtin("sample", [.positional("D", .any), .labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1))]
+                                    + samplingParams + [
                                     .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")],
                          doc: "Images from a distribution: conditions μ + γσε, guided against the empty prompt.",
                          example: "sample(D, n: 8, gamma: 1, steps: 30, seed: 2)") { a, ip in

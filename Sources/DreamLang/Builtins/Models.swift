@@ -51,6 +51,14 @@ func generationOptions(_ a: Args, _ sd: StableDiffusion) throws -> GenerationOpt
     return o
 }
 
+/// The sampling arguments `generate` and `sample` share; `generationOptions` reads them.
+let samplingParams: [Param] = [
+    .labeled("steps", .optional(.int), "sampling steps; default: the model's (50 for SD checkpoints)"),
+    .labeled("cfg", .optional(.number), "guidance scale; default: the model's (7.5 for SD checkpoints)"),
+    .labeled("sampler", .string, default: .string("ddim"), "one of samplers() (the built-in ones and those plugins add)"),
+    .labeled("schedule", .string, default: .string("normal"), "normal (the model's scheduler config, as diffusers), karras or exponential"),
+]
+
 extension Registry {
     func registerModels() {
         let topic = "models"
@@ -100,10 +108,7 @@ extension Registry {
             } catch let e as ModelError { throw ArgumentError(e.message, argument: "images") }
         }, topic: topic)
         register(Builtin("generate", [modelParam, .positional("prompt", .oneOf([.string, .list])),
-                                      .labeled("n", .optional(.int), "images (for a single prompt)"),
-                                      .labeled("steps", .optional(.int), "sampling steps; default: the model's (50 for SD checkpoints)"),
-                                      .labeled("cfg", .optional(.number), "guidance scale; default: the model's (7.5 for SD checkpoints)"),
-                                      .labeled("sampler", .string, default: .string("ddim")), .labeled("schedule", .string, default: .string("normal")),
+                                      .labeled("n", .optional(.int), "images (for a single prompt)")] + samplingParams + [
                                       .labeled("eta", .number, default: .number(0), "DDIM's η (0 deterministic, 1 DDPM-like noise)"),
                                       .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
                                       .labeled("latents", .optional(.tensor), "starting noise [N, C, h, w] in unit-variance scale"),
