@@ -123,7 +123,7 @@ public enum Samplers {
         return x
     }
 
-    /// The ancestral split of a step σ → σ' (η = 1): σ_up = σ'·√(σ² − σ'²)/σ of fresh noise, σ_down =
+    /// The ancestral split of a step σ → σ': σ_up = min(σ', η·σ'·√(σ² − σ'²)/σ) of fresh noise and σ_down =
     /// √(σ'² − σ_up²) deterministic, so that the marginal variance at σ' is right.
     static func ancestralStep(_ s: Double, _ sNext: Double, eta: Double = 1) -> (down: Double, up: Double) {
         let up = Swift.min(sNext, eta * sNext * Swift.max(0, s * s - sNext * sNext).squareRoot() / s)
@@ -150,8 +150,8 @@ public enum Samplers {
         return x
     }
 
-    /// ∫ over [σᵢ, σᵢ₊₁] of the Lagrange basis polynomial of node σᵢ₋ⱼ among σᵢ, …, σᵢ₋ₒᵣ𝒹ₑᵣ₊₁: the polynomial
-    /// has degree order − 1 ≤ 3, so 4-point Gauss–Legendre is exact.
+    /// The integral over [t[i], t[i + 1]] of the Lagrange basis polynomial of node t[i − j] among t[i], …,
+    /// t[i − order + 1]: its degree is order − 1 ≤ 3, so 4-point Gauss–Legendre is exact.
     static func lmsCoefficient(_ t: [Double], _ i: Int, _ j: Int, order: Int) -> Double {
         let nodes = [-0.861136311594052575, -0.339981043584856265, 0.339981043584856265, 0.861136311594052575]
         let weights = [0.347854845137453857, 0.652145154862546143, 0.652145154862546143, 0.347854845137453857]
@@ -184,7 +184,7 @@ public enum Samplers {
                 if i > 0 {
                     // UniC: redo the step σᵢ₋₁ → σᵢ with m, the output at the predicted point, as one more node.
                     let hh = -(lambda(i) - lambda(i - 1)), big = bFactor(hh), m0 = outputs[outputs.count - 1]
-                    var correction = try (m - m0) * 0.5
+                    let correction: Tensor
                     if lastOrder == 2 {
                         let r = (lambda(i - 2) - lambda(i - 1)) / -hh
                         let b = uniPCB(hh, big, order: 2)
@@ -192,6 +192,8 @@ public enum Samplers {
                         let rho0 = (b[0] - b[1]) / (1 - r), rho1 = b[0] - rho0
                         let d1 = try (outputs[0] - m0) * Float(1 / r)
                         correction = try d1 * Float(rho0) + (m - m0) * Float(rho1)
+                    } else {
+                        correction = try (m - m0) * 0.5
                     }
                     x = try lastX * Float(sigmas[i] / sigmas[i - 1]) - m0 * Float(Foundation.expm1(hh)) - correction * Float(big)
                 }
