@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "DreamAssets", resources: [.copy("builtin"), .copy("oracle.safetensors"), .copy("clip")]),
 
         // Layer 4: the method (prompt distributions, evaluation metrics).
-        .target(name: "DreamMethod", dependencies: ["DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor"], swiftSettings: numeric),
+        .target(name: "DreamMethod", dependencies: ["DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: numeric),
 
         // The plugin boundary: a C header only (dream_plugin.h), so plugins share no Swift module with dream.
         .target(name: "CDreamPlugin"),
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamMethod", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamMethodTests", dependencies: ["DreamMethod", "DreamAssets", "DreamModels", "DreamDiffusion", "DreamWorld", "DreamTensor"], swiftSettings: cpu),
         .testTarget(name: "DreamWorldTests", dependencies: ["DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
+        .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamMethod", "DreamDiffusion", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
     ],
     swiftLanguageModes: [.v5]
 )

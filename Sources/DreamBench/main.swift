@@ -128,7 +128,7 @@ if wants("unet"), let dir = ProcessInfo.processInfo.environment["DREAM_SD15"] {
     report("unet sd15 RSS after loading", weightsRSS, "MB")
 }
 
-// The built-in world's renderer: images per minute at 64×64 (WORLD.md asks for thousands).
+// The built-in world's renderer: images per minute at 64×64 (docs/world.md asks for thousands).
 if wants("world") {
     let scenes = try World.scenes(n: 500, seed: 1)
     let t = try time(reps: 2) { _ = try Renderer.render(scenes, size: 64) }
@@ -146,20 +146,24 @@ if wants("builtin") {
     let prompts = try World.scenes(n: 16, seed: 1).map(\.caption)
     let tGen = try time(reps: 1) { _ = try sd.generate(prompts, o) }
     report("builtin generate 16 images, \(o.steps) steps", tGen, "s")
-    let refs = try Renderer.render(World.scenes(n: 8, seed: 0, constraints: World.concept("cones")!), size: 64)
+    let refs = try Renderer.render(World.scenes(n: 8, seed: 0, concept: World.concept("cones")!), size: 64)
     let latents = try sd.referenceLatents(refs, size: sd.unet.sampleSize * sd.vae.downscale)
-    var s = LearningSettings()
-    s.prompts = 32; s.tokens = 4; s.batch = 4; s.samples = 4; s.steps = 24
-    var stamps: [Double] = []
-    _ = try sd.learn(latents: latents, s) { _, _ in stamps.append(now()) }
-    // The median step: one slow step (another process waking) does not move it.
-    let steps = zip(stamps.dropFirst(), stamps).map { $0 - $1 }.sorted()
-    report("builtin learning step K32 M4 B4 S4 (median)", steps[steps.count / 2], "s")
+    // One learning step at the model's defaults (its default objective), and at the paper's K 32, S 4.
+    var paper = LearningSettings()
+    paper.prompts = 32; paper.tokens = 4; paper.batch = 4; paper.samples = 4; paper.objective = .paper
+    for var s in [try LearningSettings().applying(sd.learnDefaults), paper] {
+        s.steps = 24
+        var stamps: [Double] = []
+        _ = try sd.learn(latents: latents, s) { _, _ in stamps.append(now()) }
+        // The median step: one slow step (another process waking) does not move it.
+        let steps = zip(stamps.dropFirst(), stamps).map { $0 - $1 }.sorted()
+        report("builtin learning step, objective \(s.objective.rawValue), K\(s.prompts) M\(s.tokens) B\(s.batch) S\(s.samples) (median)", steps[steps.count / 2], "s")
+    }
     let e = Evaluator(oracle: try Oracle(path: Assets.oracle))
-    let images = try Renderer.render(World.scenes(n: 200, seed: 9, constraints: World.concept("cones")!), size: 64)
+    let images = try Renderer.render(World.scenes(n: 200, seed: 9, concept: World.concept("cones")!), size: 64)
     let tTruth = now()
     _ = try e.truthFeatures(World.concept("cones")!)
     report("evaluate: truth set (2000 renders, once per concept)", now() - tTruth, "s")
-    let tEval = try time(reps: 1) { _ = try e.evaluate(images, constraints: World.concept("cones")!) }
+    let tEval = try time(reps: 1) { _ = try e.evaluate(images, concept: World.concept("cones")!, references: refs) }
     report("evaluate 200 images", tEval, "s")
 }

@@ -3,17 +3,17 @@ import DreamTensor
 import DreamModels
 
 extension LearnedDistribution {
-    /// Text-guided editing (METHOD.md): the same learned prompts with new words before (`prefix`) and
+    /// Text-guided editing (docs/method.md): the same learned prompts with new words before (`prefix`) and
     /// after (`suffix`) the learned tokens; nil keeps the current text. Nothing is retrained: the caller
     /// re-encodes the K prompts and recomputes μ and σ. Throws when the text does not fit the context.
     public func edited(_ sd: StableDiffusion, prefix: String?, suffix: String?) throws -> LearnedDistribution {
         var s = settings
         s.prefix = prefix ?? dist.prefix
         s.suffix = suffix ?? dist.suffix
-        let d = PromptDistribution(prompts: dist.prompts, prefix: s.prefix, suffix: s.suffix)
+        let d = PromptDistribution(prompts: dist.prompts, prefix: s.prefix, suffix: s.suffix, weights: dist.weights)
         _ = try d.embeddings(sd, vectors: d.prompts)   // checks that prefix + tokens + suffix fit
         let e = LearnedDistribution(d, settings: s)
-        e.restore(steps: completedSteps, loss: lastLoss, moments: moments)
+        e.restore(steps: completedSteps, loss: lastLoss, moments: moments, assignment: assignment)
         return e
     }
 }

@@ -3,13 +3,29 @@ import DreamTensor
 import DreamModels
 import DreamDiffusion
 
-/// Settings of a learning run (METHOD.md defaults).
+/// Settings of a learning run (docs/method.md defaults).
 public struct LearningSettings {
     public var prompts = 32, tokens = 4, steps = 1000, batch = 4, samples = 4
     public var lr: Float = 1e-3, ortho: Float = 1e-3, weightDecay: Float = 0.01, clip: Float = 1
     public var seed: UInt64 = 0
     public var prefix = "", suffix = ""
+    public var objective: Objective = .paper
     public init() {}
+}
+
+extension LearningSettings {
+    /// These settings with the fields a model folder sets replaced by its values.
+    public func applying(_ d: LearningDefaults) throws -> LearningSettings {
+        var s = self
+        if let name = d.objective {
+            guard let o = Objective(rawValue: name) else { throw ModelError("the model's folder names an unknown objective \"\(name)\"") }
+            s.objective = o
+        }
+        s.prompts = d.prompts ?? s.prompts; s.tokens = d.tokens ?? s.tokens; s.steps = d.steps ?? s.steps
+        s.batch = d.batch ?? s.batch; s.samples = d.samples ?? s.samples
+        s.lr = d.lr.map(Float.init) ?? s.lr; s.ortho = d.ortho.map(Float.init) ?? s.ortho
+        return s
+    }
 }
 
 /// A learned distribution with what produced it.
@@ -20,13 +36,16 @@ public final class LearnedDistribution {
     public internal(set) var lastLoss: Float = .nan
     /// AdamW's moment estimates after the last completed step, so that a run continues exactly.
     public internal(set) var moments: (Tensor, Tensor)?
+    /// Competing prompts: per reference and prompt, the running relative loss that assigns references to
+    /// prompts [N, K] (0 where a reference was not yet seen), so that a run continues exactly.
+    public internal(set) var assignment: Tensor?
     /// Whether the run stopped early on Ctrl-C (it holds the last completed step).
     public internal(set) var interrupted = false
     public init(_ dist: PromptDistribution, settings: LearningSettings) { self.dist = dist; self.settings = settings }
 
     /// Progress figures (and optimiser state, when saved) of a distribution read back from a file.
-    public func restore(steps: Int, loss: Float, moments: (Tensor, Tensor)? = nil) {
-        completedSteps = steps; lastLoss = loss; self.moments = moments
+    public func restore(steps: Int, loss: Float, moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil) {
+        completedSteps = steps; lastLoss = loss; self.moments = moments; self.assignment = assignment
     }
 }
 
@@ -62,7 +81,7 @@ extension StableDiffusion {
         let result = LearnedDistribution(dist, settings: s)
         result.completedSteps = first
         result.lastLoss = resume?.lastLoss ?? .nan
-        let objective = LearningObjective(samples: s.samples, orthoWeight: s.ortho)
+        let objective = LearningObjective(s.objective, samples: s.samples, orthoWeight: s.ortho)
         let ns = try noiseSchedule
         let v = dist.prompts.param()
         let opt = AdamW([v], lr: s.lr, weightDecay: s.weightDecay)
@@ -74,6 +93,13 @@ extension StableDiffusion {
         }
         let n = latents.shape[0], size = unet.sampleSize
         let (lh, lw) = (latents.shape[2], latents.shape[3])
+        var assignment = Assignment(references: n, prompts: s.prompts)
+        if s.objective == .compete, let a = resume?.assignment {
+            guard a.shape == [n, s.prompts] else {
+                throw ModelError("cannot resume: the saved run assigned \(a.shape[0]) references to prompts, this one has \(n) references")
+            }
+            assignment.scores = a.scalars
+        }
         let progress = Job.progress("learning", total: s.steps)
         defer { progress.finish() }
         if first > 0 { progress.update(min(first, s.steps), note: "resumed") }
@@ -81,34 +107,29 @@ extension StableDiffusion {
             do { try Job.checkCancelled() } catch { result.interrupted = true; break }   // keep what was learned so far
             var rng = RandomGenerator(seed: s.seed &+ 0xD15 &+ UInt64(step) &* 0x9E37_79B9)
             let b = min(s.batch, n)
-            var crops: [Tensor] = []
+            var crops: [Tensor] = [], picked: [Int] = []
             for _ in 0..<b {
                 let i = rng.int(below: n)
+                picked.append(i)
                 let y = rng.int(below: lh - min(size, lh) + 1), x = rng.int(below: lw - min(size, lw) + 1)
                 crops.append(try latents.sliced(axis: 0, start: i, end: i + 1).sliced(axis: 2, start: y, end: y + min(size, lh)).sliced(axis: 3, start: x, end: x + min(size, lw)))
             }
             let z0 = try concatenate(crops, axis: 0)
             let noise = StepNoise(batch: b, samples: s.samples, latentShape: Array(z0.shape.dropFirst()),
                                   context: [tokenizer.maxLength, textEncoder.hidden], trainSteps: ns.trainSteps, seed: rng.seed &+ rng.offset)
-            let loss = try objective.loss(self, dist, vectors: v, latents: z0, noise: noise)
+            let choose: ((Int, [Float]) -> Int)? = s.objective == .compete ? { assignment.update(picked[$0], losses: $1) } : nil
+            let loss = try objective.lossAndChoices(self, dist, vectors: v, latents: z0, noise: noise, choose: choose).loss
             let (g, _) = try clipGradNorm(try gradients(of: loss, wrt: [v]), maxNorm: s.clip)
             try opt.update(g)
             result.completedSteps = step + 1
             result.lastLoss = try loss.item
             result.moments = opt.moments[0]
+            if s.objective == .compete { result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts]) }
             progress.update(step + 1, note: String(format: "loss %.4f", result.lastLoss))
             onStep?(step + 1, result.lastLoss)
         }
         dist.prompts = v.detached
+        if s.objective == .compete { dist.weights = assignment.weights }
         return result
-    }
-
-    /// Images from a distribution given by μ and σ [77, d]: c = μ + γσε per image (ε from the seed),
-    /// guided against the encoding of "".
-    public func sample(mean: Tensor, std: Tensor, n: Int, gamma: Float, _ o: GenerationOptions) throws -> Tensor {
-        var rng = RandomGenerator(seed: o.seed &+ 0xC0DE)
-        let eps = rng.normal([n] + mean.shape)
-        let cond = try withoutGrad { try mean.unsqueezed(0) + std.unsqueezed(0) * eps * gamma }
-        return try sample(conditions: cond, unconditional: try withoutGrad { try encode("") }, o)
     }
 }

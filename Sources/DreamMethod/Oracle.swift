@@ -3,7 +3,7 @@ import DreamTensor
 import DreamModels
 import DreamWorld
 
-/// The world's attribute classifier (WORLD.md): a small convolutional network on 64×64 images that
+/// The world's attribute classifier (docs/world.md): a small convolutional network on 64×64 images that
 /// predicts every attribute; its penultimate activations are the feature space of the distribution
 /// metrics, as Inception's are for FID. Keys follow the module names below.
 public final class Oracle {

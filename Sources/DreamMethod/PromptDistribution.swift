@@ -3,13 +3,16 @@ import DreamTensor
 import DreamModels
 import DreamDiffusion
 
-/// K soft prompts of M learned token vectors (METHOD.md). Each prompt's token sequence is
+/// K soft prompts of M learned token vectors (docs/method.md). Each prompt's token sequence is
 /// [BOS] prefix [M learned vectors] suffix [EOS] [pad…]; every prompt goes through the frozen text
 /// encoder and the distribution is the diagonal Gaussian over those outputs.
 public final class PromptDistribution {
     /// The learned vectors [K, M, d]: the only trained parameters.
     public var prompts: Tensor
     public var prefix: String, suffix: String
+    /// The prompts' weights π (Σ = 1) when they are sampled as a weighted set (`Objective.compete`); nil
+    /// for the Gaussian objectives.
+    public var weights: [Float]?
     public var k: Int { prompts.shape[0] }
     public var m: Int { prompts.shape[1] }
 
@@ -19,10 +22,11 @@ public final class PromptDistribution {
     }
 
     /// Given prompts [K, M, d] (read from a file, or another distribution's under new text).
-    public init(prompts: Tensor, prefix: String = "", suffix: String = "") {
+    public init(prompts: Tensor, prefix: String = "", suffix: String = "", weights: [Float]? = nil) {
         self.prompts = prompts
         self.prefix = prefix
         self.suffix = suffix
+        self.weights = weights
     }
 
     /// Token embeddings [K, 77, d] with the learned vectors in place (differentiable in `vectors`), and
@@ -52,6 +56,17 @@ public final class PromptDistribution {
     public func gaussian(_ sd: StableDiffusion, vectors: Tensor? = nil) throws -> (mean: Tensor, std: Tensor) {
         try PromptMath.gaussian(try encode(sd, vectors: vectors).0)
     }
+
+    /// What sampling needs, encoded once under the current text: the Gaussian's μ and σ, or for weighted
+    /// prompts their encodings, weights and weighted moments.
+    public func encoded(_ sd: StableDiffusion) throws -> EncodedDistribution {
+        try withoutGrad {
+            let h = try encode(sd).0
+            if let w = weights { return try EncodedDistribution(prompts: h, weights: w) }
+            let (mu, sigma) = try PromptMath.gaussian(h)
+            return EncodedDistribution(mean: mu, std: sigma, encodings: h)
+        }
+    }
 }
 
 /// The noise, timesteps and condition noise of one learning step, drawn from a seed, so that a step is
@@ -69,21 +84,42 @@ public struct StepNoise {
     }
 }
 
-/// The learning objective: Min-SNR-weighted diffusion loss of S reparameterised conditions per image
-/// (sharing the noisy latent) plus λ times the orthogonality loss on the prompts' EOS features.
+/// The learning loss of one step: the Min-SNR-weighted diffusion loss of the step's conditions (which
+/// ones, and how their losses combine, is the `Objective`) plus λ times the orthogonality loss on the
+/// prompts' EOS features.
 public struct LearningObjective {
+    public let objective: Objective
     public let samples: Int
     public let orthoWeight: Float
-    public init(samples: Int = 4, orthoWeight: Float = 1e-3) { self.samples = samples; self.orthoWeight = orthoWeight }
+    public init(_ objective: Objective = .paper, samples: Int = 4, orthoWeight: Float = 1e-3) {
+        self.objective = objective; self.samples = samples; self.orthoWeight = orthoWeight
+    }
+
+    /// Conditions per reference image: S draws for the Gaussian objectives, every prompt for `compete`.
+    public func conditionsPerImage(prompts k: Int) -> Int { objective == .compete ? k : samples }
 
     /// The loss for reference latents z0 [B, C, h, w] (already scaled) with the step's noise.
     public func loss(_ sd: StableDiffusion, _ dist: PromptDistribution, vectors: Tensor, latents z0: Tensor, noise: StepNoise) throws -> Tensor {
+        try lossAndChoices(sd, dist, vectors: vectors, latents: z0, noise: noise).loss
+    }
+
+    /// The loss, and for the objectives that take a minimum, which condition each reference chose:
+    /// `choose(i, losses)` picks among image i's conditions given their losses (default: the smallest).
+    public func lossAndChoices(_ sd: StableDiffusion, _ dist: PromptDistribution, vectors: Tensor, latents z0: Tensor,
+                               noise: StepNoise, choose: ((Int, [Float]) -> Int)? = nil) throws -> (loss: Tensor, choices: [Int]) {
         let ns = try sd.noiseSchedule
-        let b = z0.shape[0], s = samples
+        let b = z0.shape[0], s = conditionsPerImage(prompts: dist.k)
         let (h, eos) = try dist.encode(sd, vectors: vectors)
-        let (mu, sigma) = try PromptMath.gaussian(h)
-        // c = μ + σ ⊙ ε for every (image, sample).
-        let cond = try mu.unsqueezed(0) + sigma.unsqueezed(0) * noise.eps
+        let cond: Tensor
+        switch objective {
+        case .paper, .mixture:
+            // c = μ + σ ⊙ ε for every (image, sample).
+            let (mu, sigma) = try PromptMath.gaussian(h)
+            cond = try mu.unsqueezed(0) + sigma.unsqueezed(0) * noise.eps
+        case .compete:
+            // Every prompt's own encoding for every image.
+            cond = try concatenate([Tensor](repeating: h, count: b), axis: 0)
+        }
         var zt: [Tensor] = [], targets: [Tensor] = [], weights: [Float] = [], ts: [Float] = []
         for i in 0..<b {
             let ab = Double(ns.alphasCumprod[noise.timesteps[i]])
@@ -96,8 +132,24 @@ public struct LearningObjective {
         let pred = try sd.unet(concatenate(zt, axis: 0), timesteps: ts, context: cond)
         let err = try pred - concatenate(targets, axis: 0)
         let perItem = try (err * err).reshaped([b * s, -1]).mean(axis: 1)
-        let diffusion = try (perItem * Tensor(weights, shape: [b * s])).mean()
+        var choices: [Int] = []
+        let diffusion: Tensor
+        if objective == .paper {
+            diffusion = try (perItem * Tensor(weights, shape: [b * s])).mean()
+        } else {
+            // The minimum over each image's conditions: a constant one-hot mask picks it, so the gradient is
+            // the chosen condition's alone (the derivative of the minimum almost everywhere).
+            let values = perItem.scalars
+            var mask = [Float](repeating: 0, count: b * s)
+            for i in 0..<b {
+                let row = Array(values[(i * s)..<(i * s + s)])
+                let best = choose?(i, row) ?? (0..<s).min { row[$0] < row[$1] }!
+                choices.append(best)
+                mask[i * s + best] = weights[i * s + best] / Float(b)
+            }
+            diffusion = try (perItem * Tensor(mask, shape: [b * s])).sum()
+        }
         let eosFeatures = try h.select(axis: 1, index: eos)
-        return try diffusion + PromptMath.orthogonalityLoss(eosFeatures) * orthoWeight
+        return (try diffusion + PromptMath.orthogonalityLoss(eosFeatures) * orthoWeight, choices)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import DreamTensor
 
-/// The formulas of the method (METHOD.md), each differentiable where learning needs it.
+/// The formulas of the method (docs/method.md), each differentiable where learning needs it.
 public enum PromptMath {
     /// Orthogonality loss on the K prompts' EOS features [K, d]: rows L2-normalised, C their cosine
     /// matrix with a zero diagonal, L = Σ_{i≠j} C_ij² / (K(K−1)); 0 for K = 1.

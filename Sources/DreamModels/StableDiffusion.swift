@@ -15,6 +15,8 @@ public final class StableDiffusion {
     /// Sampling defaults the model folder recommends (model_index.json "dream_defaults": steps, cfg);
     /// nil where it says nothing.
     public let defaultSteps: Int?, defaultCFG: Float?
+    /// Learning defaults the model folder recommends ("dream_defaults" → "learn", "textual_inversion").
+    public let learnDefaults: LearningDefaults, textualInversionDefaults: LearningDefaults
     /// The component configs' text, hashed into `identity`.
     let configTexts: [Data]
 
@@ -40,6 +42,7 @@ public final class StableDiffusion {
             vae = try VAE(config: configs.vae, weights: ckpt.vaeWeights(levels: configs.vae.ints("block_out_channels").count))
             schedulerConfig = configs.scheduler
             defaultSteps = nil; defaultCFG = nil
+            learnDefaults = LearningDefaults(); textualInversionDefaults = LearningDefaults()
             configTexts = try [configs.text, configs.unet, configs.vae, configs.scheduler].map {
                 try JSONSerialization.data(withJSONObject: $0.values, options: [.sortedKeys])
             } + [Data(configs.padToken.utf8)]
@@ -66,6 +69,8 @@ public final class StableDiffusion {
         let defaults = (try? Config(path: "\(path)/model_index.json"))?.values["dream_defaults"] as? [String: Any]
         defaultSteps = (defaults?["steps"] as? NSNumber)?.intValue
         defaultCFG = (defaults?["cfg"] as? NSNumber)?.floatValue
+        learnDefaults = LearningDefaults(defaults?["learn"] as? [String: Any])
+        textualInversionDefaults = LearningDefaults(defaults?["textual_inversion"] as? [String: Any])
         configTexts = Self.configFiles.map { FileManager.default.contents(atPath: "\(path)/\($0)") ?? Data() }
     }
 

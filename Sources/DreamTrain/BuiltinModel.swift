@@ -2,7 +2,7 @@ import Foundation
 import DreamModels
 import DreamWorld
 
-/// The built-in model's configuration: a small member of the Stable Diffusion family (WORLD.md), written
+/// The built-in model's configuration: a small member of the Stable Diffusion family (docs/world.md), written
 /// as a diffusers folder so that it loads through the same code as any SD checkpoint.
 /// 64×64 images; VAE with factor 4 to 4×16×16 latents; a 3-layer, 128-wide CLIP-style text encoder over a
 /// byte-level BPE vocabulary whose merges make each caption word one token; a 3-level UNet (64, 128, 128
@@ -48,8 +48,11 @@ enum BuiltinModel {
         "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
         "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
         "scheduler": ["diffusers", "DDIMScheduler"],
-        // dream's sampling defaults for this model (read by StableDiffusion.defaultSteps/defaultCFG).
-        "dream_defaults": ["steps": 25, "cfg": 3.0],
+        // dream's defaults for this model (StableDiffusion.defaultSteps/defaultCFG, learnDefaults and
+        // textualInversionDefaults): the best measured on the world (docs/results.md).
+        "dream_defaults": ["steps": 25, "cfg": 3.0,
+                           "learn": ["objective": "compete", "prompts": 8, "tokens": 4, "steps": 400, "lr": 0.005, "batch": 2, "samples": 4, "ortho": 0],
+                           "textual_inversion": ["tokens": 4, "steps": 400, "lr": 0.005, "batch": 4]] as [String: Any],
     ]
 
     static let tokenizerConfig: [String: Any] = [

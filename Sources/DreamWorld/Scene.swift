@@ -1,7 +1,7 @@
 import Foundation
 import DreamTensor
 
-/// The built-in world's attributes (WORLD.md): names and values are fixed.
+/// The built-in world's attributes (docs/world.md): names and values are fixed.
 public enum Attribute: String, CaseIterable {
     case shape, color, material, size, pattern, background, view
 
@@ -40,43 +40,47 @@ public struct Scene: Equatable {
             && a.lightJitter == b.lightJitter && a.offset == b.offset && a.hueJitter == b.hueJitter
     }
 
-    /// The caption, words in WORLD.md's order.
+    /// The caption, words in docs/world.md's order.
     public var caption: String {
         "a \(self[.size]) \(self[.color]) \(self[.pattern]) \(self[.material]) \(self[.shape]) on a \(self[.background]) background, seen from \(self[.view] == "side" ? "the side" : "above")"
     }
 }
 
-/// Allowed values per attribute; a missing attribute is free.
-public typealias Constraints = [Attribute: [String]]
-
 public enum World {
-    /// The public reference concepts (WORLD.md), by name.
-    public static let concepts: [(String, Constraints)] = [
-        ("shiny-warm", [.material: ["metal"], .color: ["red", "orange", "yellow"], .pattern: ["solid"], .background: ["gray"]]),
-        ("striped-round", [.pattern: ["striped"], .shape: ["sphere", "cylinder", "torus"], .material: ["matte"]]),
-        ("small-cool-cubes", [.shape: ["cube"], .size: ["small"], .color: ["blue", "cyan", "green"]]),
-        ("sunset", [.background: ["sunset"], .color: ["white", "yellow"]]),
-        ("cones", [.shape: ["cone"], .background: ["dark"]]),
-        ("purple-things", [.color: ["purple"]]),
-    ]
+    /// The public reference concepts (docs/world.md), by name, with the size of their reference sets.
+    public static let concepts: [(name: String, concept: Concept, references: Int)] = [
+        ("shiny-warm", [[.material: ["metal"], .color: ["red", "orange", "yellow"], .pattern: ["solid"], .background: ["gray"]]], 8),
+        ("striped-round", [[.pattern: ["striped"], .shape: ["sphere", "cylinder", "torus"], .material: ["matte"]]], 8),
+        ("small-cool-cubes", [[.shape: ["cube"], .size: ["small"], .color: ["blue", "cyan", "green"]]], 8),
+        ("sunset", [[.background: ["sunset"], .color: ["white", "yellow"]]], 8),
+        ("cones", [[.shape: ["cone"], .background: ["dark"]]], 8),
+        ("purple-things", [[.color: ["purple"]]], 8),
+        // Concepts one prompt of the model's own words cannot say (no word means "or").
+        ("toy-box", [[.shape: ["cone"], .color: ["green"]], [.shape: ["torus"], .color: ["orange"]]], 16),
+        ("two-styles", [[.material: ["metal"], .pattern: ["striped"], .background: ["gray"]],
+                        [.material: ["matte"], .pattern: ["solid"], .background: ["dark"]]], 16),
+        ("sea-and-sand", [[.color: ["blue", "yellow", "white"], .shape: ["sphere", "cylinder"]]], 16),
+    ].map { ($0.0, try! Concept(modes: $0.1), $0.2) }
 
-    public static func concept(_ name: String) -> Constraints? { concepts.first { $0.0 == name }?.1 }
+    public static func concept(_ name: String) -> Concept? { concepts.first { $0.name == name }?.concept }
+
+    /// The number of reference images of a named concept (8, or 16 for the concepts with modes).
+    public static func referenceCount(_ name: String) -> Int? { concepts.first { $0.name == name }?.references }
 
     /// Checks that every constraint names a known attribute value.
-    public static func validate(_ c: Constraints) throws {
-        for (a, vs) in c {
-            guard !vs.isEmpty else { throw TensorError("\(a.rawValue): the list of allowed values is empty") }
-            for v in vs where !a.values.contains(v) {
-                throw TensorError("\(a.rawValue) has no value '\(v)' (values: \(a.values.joined(separator: ", ")))")
-            }
-        }
-    }
+    public static func validate(_ c: Constraints) throws { try Concept.validate(c) }
 
     /// `n` scenes drawn with `seed`: each attribute uniform over its allowed values, nuisance uniform.
     /// Scene i depends only on (seed, i).
     public static func scenes(n: Int, seed: UInt64, constraints: Constraints = [:]) throws -> [Scene] {
-        try validate(constraints)
-        return (0..<n).map { i in
+        try scenes(n: n, seed: seed, concept: Concept(constraints))
+    }
+
+    /// `n` scenes of a concept: scene i takes mode i mod (number of modes), so the modes are balanced,
+    /// and depends only on (seed, i).
+    public static func scenes(n: Int, seed: UInt64, concept: Concept) throws -> [Scene] {
+        (0..<n).map { i in
+            let constraints = concept.modes[i % concept.modes.count]
             var rng = RandomGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i) &+ 1)
             func u() -> Double { rng.double() }
             var attrs: [Attribute: String] = [:]

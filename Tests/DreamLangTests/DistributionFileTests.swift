@@ -1,7 +1,10 @@
 import Foundation
 import XCTest
-import DreamLang
+@testable import DreamLang
 import DreamIO
+import DreamDiffusion
+import DreamMethod
+import DreamTensor
 
 /// Distributions saved and loaded: a bit-exact round trip, and a refusal naming both models when the
 /// base model changed.
@@ -136,5 +139,75 @@ final class DistributionFileTests: XCTestCase {
             let m = model("\(fixture)")
             save_embeddings(mix([learn(m, world.render(n: 2, seed: 0, resolution: 32), prompts: 2, tokens: 1, steps: 1, seed: 1)]), "\(out)")
             """)) { e in XCTAssertTrue("\(e)".contains("a mixture has no prompts to write"), "\(e)") }
+    }
+
+    /// Every objective works with the rest: saved and loaded bit for bit (its objective and weights with
+    /// it), resumed to exactly an uninterrupted run, edited, mixed, and drawn per prompt; `prompt: k`
+    /// conditions every image on that prompt's own encoding.
+    func testEveryObjectiveRoundTripsResumesEditsMixesAndDrawsPerPrompt() throws {
+        let (dir, fixture) = scratch()
+        for objective in ["paper", "mixture", "compete"] {
+            let file = dir.appendingPathComponent("\(objective).safetensors").path, half = dir.appendingPathComponent("half-\(objective).safetensors").path
+            let out = try run(onFixture(fixture) + """
+                let D = learn(m, refs, prompts: 3, tokens: 2, steps: 4, seed: 1, objective: "\(objective)")
+                save("\(file)", D)
+                let E = load("\(file)")
+                print(E.objective, stats(E)["objective"], str(E.weights) == str(D.weights), max(abs(E.prompts - D.prompts)) == 0, max(abs(E.mean - D.mean)) == 0, max(abs(E.std - D.std)) == 0)
+                print(max(abs(sample(E, n: 2, steps: 2, seed: 3) - sample(D, n: 2, steps: 2, seed: 3))) == 0)
+                save("\(half)", learn(m, refs, prompts: 3, tokens: 2, steps: 2, seed: 1, objective: "\(objective)"))
+                let R = learn(m, refs, steps: 4, resume: load("\(half)"))
+                print(R.objective, max(abs(R.prompts - D.prompts)) == 0, str(R.weights) == str(D.weights))
+                let H = edit(D, prefix: "a red")
+                print(H.objective, str(H.weights) == str(D.weights), sample(mix([D, H]), n: 1, steps: 2, seed: 1).shape)
+                let c = draw(D, n: 2, prompt: 1, gamma: 0, seed: 5)
+                print(max(abs(c[0] - c[1])) == 0, max(abs(draw(D, n: 1, gamma: 0, seed: 5)[0] - D.mean)) == 0 || D.objective == "compete")
+                """)
+            let weights = objective == "compete" ? "true" : "true"
+            XCTAssertEqual(out, "\(objective) \(objective) \(weights) true true true\ntrue\n\(objective) true true\n\(objective) true [1, 3, 16, 16]\ntrue true\n", objective)
+        }
+        // prompt: k conditions on exactly prompt k's encoding: the encoder's output of its token sequence.
+        let interp = Interpreter(registry: Registry.standard())
+        interp.warn = { _ in }
+        try interp.run(SourceFile(name: "test", text: onFixture(fixture) + """
+            let D = learn(m, refs, prompts: 3, tokens: 2, steps: 2, seed: 1, objective: "compete", prefix: "a photo of")
+            let c = draw(D, n: 1, prompt: 2, gamma: 0, seed: 1)
+            let imgs = sample(D, n: 2, prompt: 2, gamma: 0, steps: 2, seed: 7)
+            """))
+        guard case .object(let o)? = interp.globals["D"], let d = o as? DistributionValue, let l = d.learned,
+              case .tensor(let c)? = interp.globals["c"], case .tensor(let imgs)? = interp.globals["imgs"] else { return XCTFail("bindings") }
+        let h = try l.dist.encode(d.sd).0
+        XCTAssertEqual(c.scalars, try h.sliced(axis: 0, start: 2, end: 3).copy().scalars)
+        // Weighted prompts: μ = Σ π_k H_k, σ² = Σ π_k (H_k − μ)², and at γ = 1 a neighbourhood of ½σ around the
+        // centre with the same ε_j at every position of an image (coherent noise), another ε per image.
+        let pi: [Float] = [0.5, 0.25, 0.25]
+        let weighted = try EncodedDistribution(prompts: h, weights: pi)
+        let hs = h.scalars, plane = 77 * h.shape[2], w = h.shape[2]
+        for i in stride(from: 0, to: plane, by: 997) {
+            let mu = (0..<3).reduce(Float(0)) { $0 + pi[$1] * hs[$1 * plane + i] }
+            let v = (0..<3).reduce(Float(0)) { $0 + pi[$1] * (hs[$1 * plane + i] - mu) * (hs[$1 * plane + i] - mu) }
+            XCTAssertEqual(weighted.mean.scalars[i], mu, accuracy: 1e-5)
+            XCTAssertEqual(weighted.std.scalars[i], v.squareRoot(), accuracy: 1e-4)
+        }
+        let near = try weighted.conditions(n: 2, gamma: 1, seed: 1, prompt: 2)
+        let x = near.scalars, sigma = weighted.std.scalars
+        var compared = 0
+        for img in 0..<2 {
+            for p in [10, 40] {
+                for j in 0..<w where sigma[p * w + j] > 1e-3 && sigma[20 * w + j] > 1e-3 {
+                    // ε_j = (c − H_2) / (½σ) agrees across positions p and 20.
+                    let here: Float = (x[img * plane + p * w + j] - hs[2 * plane + p * w + j]) / sigma[p * w + j]
+                    let there: Float = (x[img * plane + 20 * w + j] - hs[2 * plane + 20 * w + j]) / sigma[20 * w + j]
+                    XCTAssertEqual(here, there, accuracy: 1e-3)
+                    compared += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(compared, 10)
+        XCTAssertNotEqual(x[20 * w], x[plane + 20 * w], "another ε for the second image")
+        var o2 = GenerationOptions()
+        o2.steps = 2; o2.cfg = d.sd.defaultCFG ?? 7.5; o2.seed = 7; o2.batch = imgs.shape[0]
+        let direct = try d.sd.sample(conditions: try h.sliced(axis: 0, start: 2, end: 3).expand(to: [2, 77, h.shape[2]]).copy(),
+                                     unconditional: try d.sd.encode(""), o2)
+        XCTAssertEqual(imgs.scalars, direct.scalars)
     }
 }

@@ -41,8 +41,9 @@ final class BuiltinAssetsTests: XCTestCase {
     func testTruthSetAgainstItselfIsPerfect() throws {
         let e = Evaluator(oracle: Self.oracle)
         let c = World.concept("cones")!
-        let truth = try Renderer.render(World.scenes(n: Evaluator.truthCount, seed: 1, constraints: c), size: 64)
-        let m = Dictionary(uniqueKeysWithValues: try e.evaluate(truth, constraints: c))
+        let truth = try Renderer.render(World.scenes(n: Evaluator.truthCount, seed: 1, concept: c), size: 64)
+        let refs = try Renderer.render(World.scenes(n: 8, seed: 0, concept: c), size: 64)
+        let m = Dictionary(uniqueKeysWithValues: try e.evaluate(truth, concept: c, references: refs).metrics)
         XCTAssertEqual(m["fid"]!, 0, accuracy: 1e-3)
         XCTAssertEqual(m["coverage"]!, 1, accuracy: 1e-9)
         XCTAssertEqual(m["precision"]!, 1, accuracy: 1e-9)
@@ -54,16 +55,17 @@ final class BuiltinAssetsTests: XCTestCase {
     func testEvaluationTellsConceptsApart() throws {
         let e = Evaluator(oracle: Self.oracle)
         let cones = World.concept("cones")!, purple = World.concept("purple-things")!
-        let images = try Renderer.render(World.scenes(n: 60, seed: 77, constraints: cones), size: 64)
-        let right = Dictionary(uniqueKeysWithValues: try e.evaluate(images, constraints: cones))
-        let wrong = Dictionary(uniqueKeysWithValues: try e.evaluate(images, constraints: purple))
+        let images = try Renderer.render(World.scenes(n: 60, seed: 77, concept: cones), size: 64)
+        let refs = try Renderer.render(World.scenes(n: 8, seed: 0, concept: cones), size: 64)
+        let right = Dictionary(uniqueKeysWithValues: try e.evaluate(images, concept: cones, references: refs).metrics)
+        let wrong = Dictionary(uniqueKeysWithValues: try e.evaluate(images, concept: purple, references: refs).metrics)
         XCTAssertGreaterThan(right["in_concept"]!, 0.95)
         XCTAssertLessThan(wrong["in_concept"]!, 0.4)
         XCTAssertLessThan(right["fid"]!, wrong["fid"]!)
         XCTAssertGreaterThan(right["coverage"]!, wrong["coverage"]!)
         // Diversity over free attributes: fresh renders spread over colours, sizes, …; one repeated image does not.
         let same = try concatenate([Tensor](repeating: images.sliced(axis: 0, start: 0, end: 1), count: 10), axis: 0)
-        let copies = Dictionary(uniqueKeysWithValues: try e.evaluate(same, constraints: cones))
+        let copies = Dictionary(uniqueKeysWithValues: try e.evaluate(same, concept: cones, references: refs).metrics)
         XCTAssertGreaterThan(right["diversity"]!, 0.8)
         XCTAssertLessThan(copies["diversity"]!, 0.2)
     }
@@ -93,15 +95,14 @@ final class BuiltinAssetsTests: XCTestCase {
     func testEditingAPrefixChangesTheColourAndKeepsTheConcept() throws {
         let sd = try StableDiffusion(path: Assets.builtinModel)
         let cones = World.concept("cones")!
-        let refs = try Renderer.render(World.scenes(n: 8, seed: 0, constraints: cones), size: 64)
+        let refs = try Renderer.render(World.scenes(n: 8, seed: 0, concept: cones), size: 64)
         var s = LearningSettings()
         s.prompts = 8; s.steps = 60; s.lr = 5e-3; s.ortho = 0; s.seed = 1
         let learned = try sd.learn(latents: sd.referenceLatents(refs, size: 64), s)
         var o = GenerationOptions()
         o.steps = try XCTUnwrap(sd.defaultSteps); o.cfg = try XCTUnwrap(sd.defaultCFG); o.batch = 16; o.seed = 2
         func predicted(_ l: LearnedDistribution) throws -> [[Attribute: String]] {
-            let (mu, sigma) = try withoutGrad { try l.dist.gaussian(sd) }
-            return try Self.oracle.predict(sd.sample(mean: mu, std: sigma, n: 16, gamma: 1, o))
+            return try Self.oracle.predict(sd.sample(l.dist.encoded(sd), n: 16, gamma: 1, o))
         }
         func fraction(_ p: [[Attribute: String]], _ a: Attribute, _ v: String) -> Double { Double(p.filter { $0[a] == v }.count) / Double(p.count) }
         let before = try predicted(learned), after = try predicted(learned.edited(sd, prefix: "a red", suffix: nil))

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import DreamModels
 import DreamDiffusion
-import DreamMethod
+@testable import DreamMethod
 import DreamTensor
 import DreamIO
 
@@ -58,3 +58,89 @@ final class LearningTests: XCTestCase {
 }
 
 func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { max($0, abs($1)) } }
+
+/// Each objective's loss against a direct computation (one UNet call per image and condition) and its
+/// gradient against finite differences, on the small SD fixtures.
+final class ObjectiveTests: XCTestCase {
+    /// The loss written out from METHOD.md: per image i and condition j, w_i · mean((UNet(z_t, t_i, c_ij) − target)²);
+    /// the paper averages over (i, j), the others take each image's minimum over j; plus λ L_orth.
+    func direct(_ o: LearningObjective, _ sd: StableDiffusion, _ dist: PromptDistribution, _ z0: Tensor, _ noise: StepNoise) throws -> Float {
+        try withoutGrad {
+            let ns = try sd.noiseSchedule
+            let (h, eos) = try dist.encode(sd)
+            let (mu, sigma) = try PromptMath.gaussian(h)
+            let b = z0.shape[0], s = o.conditionsPerImage(prompts: dist.k)
+            var total: Double = 0
+            for i in 0..<b {
+                let ab = Double(ns.alphasCumprod[noise.timesteps[i]])
+                let x0 = try z0.sliced(axis: 0, start: i, end: i + 1), n = try noise.noise.sliced(axis: 0, start: i, end: i + 1)
+                let zt = try x0 * Float(ab.squareRoot()) + n * Float((1 - ab).squareRoot())
+                let target = ns.prediction == .epsilon ? n : try n * Float(ab.squareRoot()) - x0 * Float((1 - ab).squareRoot())
+                let snr = ab / (1 - ab)
+                let w = min(snr, 5) / (ns.prediction == .v ? snr + 1 : snr)
+                var losses: [Double] = []
+                for j in 0..<s {
+                    let c = o.objective == .compete ? try h.sliced(axis: 0, start: j, end: j + 1)
+                        : try mu.unsqueezed(0) + sigma.unsqueezed(0) * noise.eps.sliced(axis: 0, start: i * s + j, end: i * s + j + 1)
+                    let e = try sd.unet(zt, timesteps: [Float(noise.timesteps[i])], context: c) - target
+                    losses.append(w * Double(try (e * e).mean().item))
+                }
+                total += o.objective == .paper ? losses.reduce(0, +) / Double(s) : losses.min()!
+            }
+            return Float(total / Double(b)) + (try PromptMath.orthogonalityLoss(h.select(axis: 1, index: eos)).item) * o.orthoWeight
+        }
+    }
+
+    func testEachObjectiveMatchesADirectComputationAndFiniteDifferences() throws {
+        for fam in ["sd1", "sd2"] {
+            let sd = try StableDiffusion(path: "\(sdDir)/\(fam)")
+            let dist = PromptDistribution(k: 3, m: 2, width: sd.textEncoder.hidden, seed: 5, prefix: "a photo of", suffix: "")
+            dist.prompts = try dist.prompts * 20   // prompts far enough apart that the minimum is clear
+            let z0 = try Tensor.randn([2, 4, 4, 4], seed: 9) * 0.8
+            let noise = StepNoise(batch: 2, samples: 3, latentShape: [4, 4, 4], context: [77, sd.textEncoder.hidden], trainSteps: 1000, seed: 3)
+            var values: [Objective: Float] = [:]
+            for objective in Objective.allCases {
+                let o = LearningObjective(objective, samples: 3, orthoWeight: 0.1)
+                let v = dist.prompts.param()
+                let (loss, choices) = try o.lossAndChoices(sd, dist, vectors: v, latents: z0, noise: noise)
+                values[objective] = try loss.item
+                XCTAssertEqual(try loss.item, try direct(o, sd, dist, z0, noise), accuracy: 1e-5 * max(1, abs(try loss.item)), "\(fam) \(objective) loss")
+                XCTAssertEqual(choices.count, objective == .paper ? 0 : 2)
+                let g = try gradients(of: loss, wrt: [v])[0]
+                for i in stride(from: 0, to: v.count, by: 11) {
+                    let a = dist.prompts.copy(), b = dist.prompts.copy()
+                    let eps: Float = 2e-3
+                    a.pointer[i] += eps; b.pointer[i] -= eps
+                    let la = try withoutGrad { try o.loss(sd, dist, vectors: a, latents: z0, noise: noise).item }
+                    let lb = try withoutGrad { try o.loss(sd, dist, vectors: b, latents: z0, noise: noise).item }
+                    let fd = Double(la - lb) / Double(2 * eps)
+                    XCTAssertEqual(Double(g.pointer[i]), fd, accuracy: 2e-3 * max(1, abs(fd)) + 0.05 * abs(fd), "\(fam) \(objective) d loss / d prompt[\(i)]")
+                }
+                XCTAssertGreaterThan(maxAbs(g), 0.01, "\(fam) \(objective): a clear gradient")
+            }
+            // A minimum over the same conditions is below their mean.
+            XCTAssertLessThan(values[.mixture]!, values[.paper]!, fam)
+        }
+    }
+
+    /// Competing prompts keep, per reference, a running relative loss; a reference goes to the prompt
+    /// that has explained it best over its recent visits, not to one noisy step's winner.
+    func testAssignmentFollowsTheRunningLossAndGivesWeights() throws {
+        var a = Assignment(references: 3, prompts: 2)
+        XCTAssertEqual(a.weights, [0.5, 0.5], "uniform before any reference is seen")
+        XCTAssertEqual(a.update(0, losses: [1, 3]), 0)          // relative 0.5 / 1.5
+        XCTAssertEqual(a.scores[0], 0.5, accuracy: 1e-6)
+        // One step where prompt 1 wins narrowly does not move reference 0: 0.8·0.5 + 0.2·1.1 = 0.62 < 0.8·1.5 + 0.2·0.9.
+        XCTAssertEqual(a.update(0, losses: [1.1, 0.9]), 0)
+        XCTAssertEqual(a.scores[0], 0.62, accuracy: 1e-6)
+        XCTAssertEqual(a.update(1, losses: [4, 2]), 1)
+        XCTAssertEqual(a.weights, [0.5, 0.5], "reference 2 unseen: two seen, one each")
+        XCTAssertEqual(a.update(2, losses: [5, 1]), 1)
+        XCTAssertEqual(a.weights.map { Double($0) }, [1.0 / 3, 2.0 / 3].map { $0 }, accuracy: 1e-6)
+    }
+}
+
+func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, message, file: file, line: line)
+    for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, message, file: file, line: line) }
+}

@@ -17,7 +17,7 @@ final class WorldTests: XCTestCase {
     }
 
     func testConstraintsAreRespectedAndCheckedAndCaptionsFollowTheOrder() throws {
-        let cones = try World.scenes(n: 50, seed: 1, constraints: World.concept("cones")!)
+        let cones = try World.scenes(n: 50, seed: 1, concept: World.concept("cones")!)
         XCTAssertTrue(cones.allSatisfy { $0[.shape] == "cone" && $0[.background] == "dark" })
         XCTAssertEqual(Set(cones.map { $0[.color] }).count, 8, "free attributes take all their values")
         XCTAssertThrowsError(try World.scenes(n: 1, seed: 1, constraints: [.shape: ["pyramid"]])) {
@@ -26,7 +26,8 @@ final class WorldTests: XCTestCase {
         let s = try World.scenes(n: 1, seed: 5, constraints: [.size: ["small"], .color: ["red"], .pattern: ["striped"], .material: ["metal"],
                                                               .shape: ["torus"], .background: ["sunset"], .view: ["above"]])[0]
         XCTAssertEqual(s.caption, "a small red striped metal torus on a sunset background, seen from above")
-        XCTAssertEqual(World.concepts.map(\.0), ["shiny-warm", "striped-round", "small-cool-cubes", "sunset", "cones", "purple-things"])
+        XCTAssertEqual(World.concepts.map(\.name), ["shiny-warm", "striped-round", "small-cool-cubes", "sunset", "cones", "purple-things",
+                                                    "toy-box", "two-styles", "sea-and-sand"])
     }
 
     /// Object pixels: those differing clearly from the background colour at the image's corner rows.
@@ -133,5 +134,40 @@ final class WorldTests: XCTestCase {
         }
         let (striped, solid) = (try energy("striped"), try energy("solid"))
         XCTAssertGreaterThan(striped, 1.3 * solid, "mean vertical gradient inside objects: striped \(striped), solid \(solid)")
+    }
+}
+
+/// Concepts as unions of modes (WORLD.md): balanced scenes, membership, and refusals.
+final class ConceptTests: XCTestCase {
+    func testUnionScenesAreBalancedAndMembershipIsAnyMode() throws {
+        let toy = World.concept("toy-box")!
+        let scenes = try World.scenes(n: 16, seed: 0, concept: toy)
+        for (i, s) in scenes.enumerated() {
+            XCTAssertEqual(toy.mode(of: s.attributes), i % 2, "scene \(i) takes mode i mod 2")
+        }
+        XCTAssertEqual(World.referenceCount("toy-box"), 16)
+        XCTAssertEqual(World.referenceCount("cones"), 8)
+        XCTAssertEqual(toy.free, [.material, .size, .pattern, .background, .view])
+        var s = scenes[0].attributes
+        XCTAssertTrue(toy.contains(s))
+        s[.color] = "orange"                            // an orange cone: in neither mode
+        XCTAssertFalse(toy.contains(s))
+        s[.shape] = "torus"
+        XCTAssertEqual(toy.mode(of: s), 1)
+        // A one-mode concept draws exactly the scenes of its constraints (old reference sets are unchanged).
+        let c = World.concept("cones")!
+        XCTAssertEqual(try World.scenes(n: 8, seed: 0, concept: c), try World.scenes(n: 8, seed: 0, constraints: c.modes[0]))
+        let two = World.concept("two-styles")!
+        let styles = try World.scenes(n: 40, seed: 3, concept: two)
+        XCTAssertTrue(styles.allSatisfy { two.contains($0.attributes) })
+        XCTAssertEqual(Set(styles.map { $0[.material] }), ["metal", "matte"])
+    }
+
+    func testConceptsThatAllowNothingOrNameUnknownValuesAreRefused() {
+        XCTAssertThrowsError(try Concept(modes: [])) { XCTAssertTrue("\($0)".contains("at least one mode"), "\($0)") }
+        XCTAssertThrowsError(try Concept(modes: [[.shape: ["cone"]], [.color: []]])) {
+            XCTAssertTrue("\($0)".contains("mode 1: color: the list of allowed values is empty, so the mode allows nothing"), "\($0)")
+        }
+        XCTAssertThrowsError(try Concept(modes: [[.color: ["teal"]]])) { XCTAssertTrue("\($0)".contains("color has no value 'teal'"), "\($0)") }
     }
 }

@@ -10,26 +10,28 @@ import DreamIO
 public final class DistributionValue: DreamObject {
     public let sd: StableDiffusion
     public let learned: LearnedDistribution?
-    public let mean: Tensor, std: Tensor
+    /// What sampling uses, encoded once.
+    public let encoded: EncodedDistribution
+    public var mean: Tensor { encoded.mean }
+    public var std: Tensor { encoded.std }
 
-    init(sd: StableDiffusion, learned: LearnedDistribution?, mean: Tensor, std: Tensor) {
-        self.sd = sd; self.learned = learned; self.mean = mean; self.std = std
+    init(sd: StableDiffusion, learned: LearnedDistribution?, encoded: EncodedDistribution) {
+        self.sd = sd; self.learned = learned; self.encoded = encoded
     }
 
-    /// A learned distribution's value, with μ and σ encoded from its prompts and text.
+    /// A learned distribution's value, encoded from its prompts and text.
     convenience init(sd: StableDiffusion, learned: LearnedDistribution) throws {
-        let (mu, sigma) = try withoutGrad { try learned.dist.gaussian(sd) }
-        self.init(sd: sd, learned: learned, mean: mu, std: sigma)
+        self.init(sd: sd, learned: learned, encoded: try learned.dist.encoded(sd))
     }
 
     public var typeName: String { "distribution" }
     public var summary: String {
         if let l = learned {
-            return "distribution K=\(l.dist.k) M=\(l.dist.m), \(l.completedSteps) steps, loss \(formatNumber(Double(l.lastLoss)))"
+            return "distribution K=\(l.dist.k) M=\(l.dist.m), objective \(l.settings.objective.rawValue), \(l.completedSteps) steps, loss \(formatNumber(Double(l.lastLoss)))"
         }
         return "distribution (mixture) \(shapeString(mean.shape))"
     }
-    public var memberNames: [String] { ["mean", "std", "prompts", "k", "tokens", "steps", "loss"] }
+    public var memberNames: [String] { ["mean", "std", "prompts", "k", "tokens", "steps", "loss", "objective", "weights"] }
     public func member(_ name: String) throws -> Value? {
         switch name {
         case "mean": return .tensor(mean)
@@ -39,6 +41,8 @@ public final class DistributionValue: DreamObject {
         case "tokens": return learned.map { .number(Double($0.dist.m)) } ?? .none
         case "steps": return learned.map { .number(Double($0.completedSteps)) } ?? .none
         case "loss": return learned.map { .number(Double($0.lastLoss)) } ?? .none
+        case "objective": return learned.map { .string($0.settings.objective.rawValue) } ?? .none
+        case "weights": return learned.map { l in .list((l.dist.weights ?? [Float](repeating: 1 / Float(l.dist.k), count: l.dist.k)).map { .number(Double($0)) }) } ?? .none
         default: return nil
         }
     }
@@ -83,60 +87,107 @@ func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSet
     } catch let e as ModelError { throw ArgumentError("\(caller): \(e.message)") }
 }
 
+/// The learning arguments `learn` and `textual_inversion` share: each given argument, else the model's
+/// default (model_index.json "dream_defaults"), else `base`'s (the paper's).
+func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base: LearningSettings) throws -> LearningSettings {
+    let f = a.function.qualifiedName
+    var s: LearningSettings
+    do { s = try base.applying(d) } catch let e as ModelError { throw ArgumentError("\(f): \(e.message)") }
+    func int(_ n: String, _ x: inout Int) throws { if a.has(n) { x = try a.int(n) } }
+    func number(_ n: String, _ x: inout Float) throws { if a.has(n) { x = Float(try a.number(n)) } }
+    try int("prompts", &s.prompts); try int("samples", &s.samples); try int("tokens", &s.tokens)
+    try int("steps", &s.steps); try int("batch", &s.batch)
+    try number("lr", &s.lr); try number("ortho", &s.ortho)
+    if a.has("objective") {
+        let name = try a.string("objective")
+        guard let o = Objective(rawValue: name) else {
+            let names = Objective.allCases.map(\.rawValue)
+            let hint = closest(name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
+            throw ArgumentError("\(f): unknown objective \"\(name)\"\(hint) (objectives: \(names.joined(separator: ", ")))", argument: "objective")
+        }
+        s.objective = o
+    }
+    s.seed = try ip.seed(a)
+    for (name, v) in [("prompts", s.prompts), ("tokens", s.tokens), ("batch", s.batch), ("samples", s.samples)] where v < 1 {
+        throw ArgumentError("\(f): \(name): must be at least 1, got \(v)", argument: name)
+    }
+    guard s.steps >= 0 else { throw ArgumentError("\(f): steps: must be ≥ 0", argument: "steps") }
+    return s
+}
+
+/// Where learning's defaults come from, for `:help`.
+let learningDefaultsNote = "Arguments not given take the model's own defaults (its folder's model_index.json, \"dream_defaults\"; the built-in model's are the best measured settings on its world), and otherwise the paper's (SD 2.1: K 32, M 4, 1000 steps, lr 1e-3, batch 4, S 4, λ 1e-3, objective \"paper\")."
+
 extension Registry {
     func registerDistributions() {
         let topic = "distributions"
+        let seedParam = Param.labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")
+        let resumeParam = Param.labeled("resume", .optional(.any), "a saved run to continue (its settings are used; steps counts all steps)")
         register(Builtin("learn", [.positional("m", .any), .positional("images", .tensor),
-                                   .labeled("prompts", .int, default: .number(32), "K soft prompts"),
-                                   .labeled("tokens", .int, default: .number(4), "M learned tokens per prompt"),
-                                   .labeled("steps", .int, default: .number(500)), .labeled("lr", .number, default: .number(1e-3)),
-                                   .labeled("batch", .int, default: .number(4)), .labeled("samples", .int, default: .number(4)),
-                                   .labeled("ortho", .number, default: .number(1e-3)),
-                                   .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
+                                   .labeled("prompts", .optional(.int), "K soft prompts"),
+                                   .labeled("tokens", .optional(.int), "M learned tokens per prompt"),
+                                   .labeled("steps", .optional(.int)), .labeled("lr", .optional(.number)),
+                                   .labeled("batch", .optional(.int)), .labeled("samples", .optional(.int), "S conditions per reference (Gaussian objectives)"),
+                                   .labeled("ortho", .optional(.number), "λ, the orthogonality loss weight"),
+                                   .labeled("objective", .optional(.string), "\"paper\" (the paper's), \"mixture\" (best of S draws per reference) or \"compete\" (prompts compete for references; sampled by picking a prompt)"),
+                                   seedParam,
                                    .labeled("prefix", .string, default: .string("")), .labeled("suffix", .string, default: .string("")),
-                                   .labeled("resume", .optional(.any), "a saved run to continue (its settings are used; steps counts all steps)")],
-                         doc: "Learns a prompt distribution from reference images (progress bar; Ctrl-C keeps the last completed step).",
+                                   resumeParam],
+                         doc: "Learns a prompt distribution from reference images (progress bar; Ctrl-C keeps the last completed step). " + learningDefaultsNote,
                          example: "let D = learn(m, images(\"refs/*.png\", size: 64), steps: 300, seed: 1)") { a, ip in
             let sd = try a.model("m")
-            var s = LearningSettings()
-            s.prompts = try a.int("prompts"); s.tokens = try a.int("tokens"); s.steps = try a.int("steps")
-            s.lr = Float(try a.number("lr")); s.batch = try a.int("batch"); s.samples = try a.int("samples")
-            s.ortho = Float(try a.number("ortho")); s.seed = try ip.seed(a)
+            var s = try learningSettings(a, ip, sd.learnDefaults, base: LearningSettings())
             s.prefix = try a.string("prefix"); s.suffix = try a.string("suffix")
-            for (name, v) in [("prompts", s.prompts), ("tokens", s.tokens), ("batch", s.batch), ("samples", s.samples)] where v < 1 {
-                throw ArgumentError("learn: \(name): must be at least 1, got \(v)", argument: name)
-            }
-            guard s.steps >= 0 else { throw ArgumentError("learn: steps: must be ≥ 0", argument: "steps") }
             return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "learn", ip)
         }, topic: topic)
         register(Builtin("textual_inversion", [.positional("m", .any), .positional("images", .tensor),
-                                               .labeled("tokens", .int, default: .number(4)), .labeled("steps", .int, default: .number(500)),
-                                               .labeled("lr", .number, default: .number(1e-3)), .labeled("batch", .int, default: .number(4)),
-                                               .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
-                                               .labeled("resume", .optional(.any), "a saved run to continue (its settings are used; steps counts all steps)")],
-                         doc: "The single-prompt baseline: the same learning with K = 1 (so σ = 0) and no orthogonality term.",
+                                               .labeled("tokens", .optional(.int)), .labeled("steps", .optional(.int)),
+                                               .labeled("lr", .optional(.number)), .labeled("batch", .optional(.int)),
+                                               seedParam, resumeParam],
+                         doc: "The single-prompt baseline: the same learning with K = 1 (so σ = 0) and no orthogonality term. " + learningDefaultsNote,
                          example: "let TI = textual_inversion(m, refs, steps: 300, seed: 1)") { a, ip in
             let sd = try a.model("m")
-            var s = LearningSettings()
-            s.prompts = 1; s.samples = 1; s.ortho = 0
-            s.tokens = try a.int("tokens"); s.steps = try a.int("steps"); s.lr = Float(try a.number("lr")); s.batch = try a.int("batch")
-            s.seed = try ip.seed(a)
-            guard s.tokens >= 1, s.batch >= 1, s.steps >= 0 else { throw ArgumentError("textual_inversion: tokens and batch must be ≥ 1, steps ≥ 0") }
+            var base = LearningSettings()
+            base.prompts = 1; base.samples = 1; base.ortho = 0
+            let s = try learningSettings(a, ip, sd.textualInversionDefaults, base: base)
             return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "textual_inversion", ip)
         }, topic: topic)
-        register(Builtin("sample", [.positional("D", .any), .labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1))]
-                                    + samplingParams + [
-                                    .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")],
-                         doc: "Images from a distribution: conditions μ + γσε, guided against the empty prompt.",
+        let drawParams: [Param] = [.labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1)),
+                                   .labeled("prompt", .optional(.int), "draw from learned prompt k (0-based) alone: c = μ + γ(H_k − μ)")]
+        /// n, γ and prompt of a draw, checked against the distribution.
+        func drawArguments(_ a: Args, _ d: DistributionValue) throws -> (n: Int, gamma: Float, prompt: Int?) {
+            let f = a.function.qualifiedName
+            let n = try a.int("n"), gamma = try a.number("gamma")
+            guard n >= 1 else { throw ArgumentError("\(f): n must be ≥ 1", argument: "n") }
+            guard gamma >= 0 else { throw ArgumentError("\(f): gamma must be ≥ 0 (it scales σ), got \(formatNumber(gamma))", argument: "gamma") }
+            let prompt = a.optionalInt("prompt")
+            if let k = prompt {
+                guard let count = d.encoded.promptCount else {
+                    throw ArgumentError("\(f): prompt: a mix of distributions has no prompts of its own", argument: "prompt")
+                }
+                guard k >= 0 && k < count else {
+                    throw ArgumentError("\(f): prompt: \(k) is out of range; the distribution has \(count) prompt\(count == 1 ? "" : "s"), 0…\(count - 1)", argument: "prompt")
+                }
+            }
+            return (n, Float(gamma), prompt)
+        }
+        register(Builtin("draw", [.positional("D", .any)] + drawParams + [seedParam],
+                         doc: "Conditions [n, 77, d] drawn from a distribution, as sample draws them (a Gaussian: μ + γσε; competing prompts: a prompt k by its weight, μ + γ(H_k − μ)): for the UNet, or one draw held for a text-to-3D distillation.",
+                         example: "let c = draw(D, seed: 3)") { a, ip in
+            let d = try a.distribution("D")
+            let (n, gamma, prompt) = try drawArguments(a, d)
+            do { return .tensor(try d.encoded.conditions(n: n, gamma: gamma, seed: try ip.seed(a), prompt: prompt)) }
+            catch let e as ModelError { throw ArgumentError("draw: \(e.message)") }
+        }, topic: topic)
+        register(Builtin("sample", [.positional("D", .any)] + drawParams + samplingParams + [seedParam],
+                         doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's μ + γ(H_k − μ)), guided against the empty prompt.",
                          example: "sample(D, n: 8, gamma: 1, steps: 30, seed: 2)") { a, ip in
             let d = try a.distribution("D")
-            let n = try a.int("n"), gamma = try a.number("gamma")
-            guard n >= 1 else { throw ArgumentError("sample: n must be ≥ 1", argument: "n") }
-            guard gamma >= 0 else { throw ArgumentError("sample: gamma must be ≥ 0 (it scales σ), got \(formatNumber(gamma))", argument: "gamma") }
+            let (n, gamma, prompt) = try drawArguments(a, d)
             var o = try generationOptions(a, d.sd)
             o.seed = try ip.seed(a)
             do {
-                return .tensor(try d.sd.sample(mean: d.mean, std: d.std, n: n, gamma: Float(gamma), o))
+                return .tensor(try d.sd.sample(d.encoded, n: n, gamma: gamma, prompt: prompt, o))
             } catch let e as ModelError { throw ArgumentError("sample: \(e.message)") }
         }, topic: topic)
         register(Builtin("edit", [.positional("D", .any),
@@ -178,7 +229,7 @@ extension Registry {
                 w = w.map { $0 / total }
             }
             let (mu, sigma) = try PromptMath.mix(means: ds.map(\.mean), stds: ds.map(\.std), weights: w, gammas: g)
-            return .object(DistributionValue(sd: ds[0].sd, learned: nil, mean: mu, std: sigma))
+            return .object(DistributionValue(sd: ds[0].sd, learned: nil, encoded: EncodedDistribution(mean: mu, std: sigma)))
         }, topic: topic)
         register(Builtin("save_embeddings", [.positional("D", .any), .positional("folder", .string),
                                              .labeled("name", .string, default: .string("dream"), "the tokens' name; prompt k becomes <NAME-k>")],
@@ -202,19 +253,51 @@ extension Registry {
             }
             return .list(tokens)
         }, topic: topic)
-        register(Builtin("stats", [.positional("D", .any)], doc: "Summary figures of a distribution.", example: "stats(D)") { a, _ in
+        register(Builtin("stats", [.positional("D", .any)],
+                         doc: "Summary figures of a distribution: its objective and learning run, σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ).",
+                         example: "stats(D)") { a, _ in
             let d = try a.distribution("D")
             var s = OrderedDict()
             if let l = d.learned {
+                s["objective"] = .string(l.settings.objective.rawValue)
                 s["prompts"] = .number(Double(l.dist.k)); s["tokens"] = .number(Double(l.dist.m))
                 s["steps"] = .number(Double(l.completedSteps)); s["final_loss"] = .number(Double(l.lastLoss))
                 s["prefix"] = .string(l.dist.prefix); s["suffix"] = .string(l.dist.suffix)
             }
             s["mean_std"] = .number(Double(try d.std.mean().item)); s["max_std"] = .number(Double(try d.std.max().item))
             s["mean_norm"] = .number(Double(try (d.mean * d.mean).sum().sqrt().item))
+            if let h = d.encoded.encodings {
+                let k = h.shape[0]
+                let w = d.encoded.weights ?? [Float](repeating: 1 / Float(k), count: k)
+                s["effective_prompts"] = .number(1 / w.reduce(0) { $0 + Double($1) * Double($1) })
+                s["used_prompts"] = .number(Double(w.filter { $0 > 0 }.count))
+                s["prompt_spread"] = .number(try promptSpread(h, mean: d.mean))
+            }
             return .dict(s)
         }, topic: topic)
     }
+}
+
+/// Mean distance between two different prompts' encodings H [K, 77, d], over the norm of μ, both taken
+/// over the positions where the prompts differ (0 for K = 1).
+func promptSpread(_ h: Tensor, mean: Tensor) throws -> Double {
+    let k = h.shape[0], positions = h.shape[1], width = h.shape[2]
+    guard k > 1 else { return 0 }
+    let x = h.scalars, mu = mean.scalars
+    let varying = (0..<positions).filter { p in
+        (1..<k).contains { j in (0..<width).contains { x[(j * positions + p) * width + $0] != x[p * width + $0] } }
+    }
+    var total = 0.0
+    for i in 0..<k {
+        for j in (i + 1)..<k {
+            var s = 0.0
+            for p in varying { for c in 0..<width { let t = Double(x[(i * positions + p) * width + c] - x[(j * positions + p) * width + c]); s += t * t } }
+            total += s.squareRoot()
+        }
+    }
+    var norm = 0.0
+    for p in varying { for c in 0..<width { norm += Double(mu[p * width + c]) * Double(mu[p * width + c]) } }
+    return norm > 0 ? total / Double(k * (k - 1) / 2) / norm.squareRoot() : 0
 }
 
 /// Models loaded by path, shared by the distributions that refer to them.
@@ -244,7 +327,10 @@ enum DistributionFile {
             let s = l.settings
             meta.merge(["k": "\(l.dist.k)", "m": "\(l.dist.m)", "prefix": l.dist.prefix, "suffix": l.dist.suffix,
                         "steps": "\(l.completedSteps)", "lr": "\(s.lr)", "batch": "\(s.batch)", "samples": "\(s.samples)",
-                        "ortho": "\(s.ortho)", "seed": "\(s.seed)", "final_loss": "\(l.lastLoss)"]) { $1 }
+                        "ortho": "\(s.ortho)", "seed": "\(s.seed)", "final_loss": "\(l.lastLoss)",
+                        "objective": s.objective.rawValue]) { $1 }
+            if let w = l.dist.weights { tensors["weights"] = try Tensor(w, shape: [w.count]) }
+            if let a = l.assignment { tensors["assignment"] = a }
         }
         try SafeTensors.save(tensors, metadata: meta, to: path)
     }
@@ -265,21 +351,31 @@ enum DistributionFile {
         guard id.configHash == meta["model_config_hash"] else {
             throw FileError(f.path, "learned on model \(meta["model_name"] ?? "?") (config \(meta["model_config_hash"] ?? "?")), but \(modelPath) is now \(id.name) (config \(id.configHash)); refusing to use it with a different model")
         }
-        let mean = try f.tensor("mean"), std = try f.tensor("std")
-        var learned: LearnedDistribution? = nil
-        if f.entries["prompts"] != nil {
+        guard f.entries["prompts"] != nil else {
+            return DistributionValue(sd: sd, learned: nil, encoded: EncodedDistribution(mean: try f.tensor("mean"), std: try f.tensor("std")))
+        }
+        let learned: LearnedDistribution
+        do {
             let prompts = try f.tensor("prompts")
-            let dist = PromptDistribution(prompts: prompts, prefix: meta["prefix"] ?? "", suffix: meta["suffix"] ?? "")
+            guard let objective = Objective(rawValue: meta["objective"] ?? "paper") else {
+                throw FileError(f.path, "learned with objective \"\(meta["objective"] ?? "")\", which this dream does not know (objectives: \(Objective.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            let weights = f.entries["weights"] != nil ? try f.tensor("weights").scalars : nil
+            guard objective.isGaussian || weights?.count == prompts.shape[0] else {
+                throw FileError(f.path, "a distribution of competing prompts needs one weight per prompt")
+            }
+            let dist = PromptDistribution(prompts: prompts, prefix: meta["prefix"] ?? "", suffix: meta["suffix"] ?? "", weights: weights)
             var s = LearningSettings()
             s.prompts = dist.k; s.tokens = dist.m; s.prefix = dist.prefix; s.suffix = dist.suffix
             s.lr = Float(meta["lr"] ?? "") ?? s.lr; s.batch = Int(meta["batch"] ?? "") ?? s.batch
             s.samples = Int(meta["samples"] ?? "") ?? s.samples; s.ortho = Float(meta["ortho"] ?? "") ?? s.ortho
-            s.seed = UInt64(meta["seed"] ?? "") ?? 0
+            s.seed = UInt64(meta["seed"] ?? "") ?? 0; s.objective = objective
             let l = LearnedDistribution(dist, settings: s)
             let moments = f.entries["adam_m"] != nil && f.entries["adam_v"] != nil ? (try f.tensor("adam_m"), try f.tensor("adam_v")) : nil
-            l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan, moments: moments)
+            l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan, moments: moments,
+                      assignment: f.entries["assignment"] != nil ? try f.tensor("assignment") : nil)
             learned = l
         }
-        return DistributionValue(sd: sd, learned: learned, mean: mean, std: std)
+        return try DistributionValue(sd: sd, learned: learned)
     }
 }

@@ -9,9 +9,21 @@ nonisolated(unsafe) var sharedEvaluator: Evaluator? = nil
 
 func evaluator() throws -> Evaluator {
     if let e = sharedEvaluator { return e }
-    let e = Evaluator(oracle: try Oracle(path: Assets.oracle))
+    // The cache file names carry a hash of the oracle's weights, so new weights never read old features.
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in FileManager.default.contents(atPath: Assets.oracle) ?? Data() { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    let e = Evaluator(oracle: try Oracle(path: Assets.oracle), identity: String(format: "%016llx", h), cacheFolder: cacheFolder())
     sharedEvaluator = e
     return e
+}
+
+/// Where dream keeps what it computes once per machine (truth-set features): $DREAM_CACHE, else
+/// $XDG_CACHE_HOME/dream, else ~/.cache/dream.
+func cacheFolder() -> String {
+    let env = ProcessInfo.processInfo.environment
+    if let d = env["DREAM_CACHE"], !d.isEmpty { return d }
+    if let x = env["XDG_CACHE_HOME"], !x.isEmpty { return x + "/dream" }
+    return NSHomeDirectory() + "/.cache/dream"
 }
 
 extension Registry {
@@ -29,22 +41,17 @@ extension Registry {
             })
         }, topic: topic)
         register(Builtin("evaluate", [.positional("images", .tensor, "generated image batch [N, 3, H, W], N > 5"),
-                                      .labeled("reference", .oneOf([.string, .dict]), "a concept name or a constraints dictionary")],
-                         doc: "Metrics of generated images against a concept (WORLD.md): in_concept, fid, density, coverage, precision, recall, diversity, ref_distance.",
+                                      .labeled("reference", .oneOf([.string, .dict, .list]), "a concept name, a constraints dictionary, or a list of them (a union of modes)"),
+                                      .labeled("references", .optional(.tensor), "the reference images (for ref_distance, tv_refs and novel); default: the concept's reference set (world.render(n: 8, or 16 for a concept with modes, seed: 0, concept: …))")],
+                         doc: "Metrics of generated images against a concept (docs/world.md): in_concept, fid, density, coverage, precision, recall, diversity, ref_distance, and the exact measures from the oracle's labels: tv, tv_refs, combinations, novel, entropy, modes (the share of in-concept images in each mode).",
                          example: "evaluate(sample(D, n: 50), reference: \"cones\")") { a, _ in
             let images = try a.tensor("images")
-            let c: Constraints
-            if case .string(let name) = a["reference"] {
-                guard let found = World.concept(name) else {
-                    let hint = closest(name, among: World.concepts.map(\.0)).map { "; did you mean \"\($0)\"?" } ?? ""
-                    throw ArgumentError("evaluate: no concept named \"\(name)\"\(hint) (concepts: \(World.concepts.map(\.0).joined(separator: ", ")))", argument: "reference")
-                }
-                c = found
-            } else {
-                c = try parseConstraints(a["reference"], argument: "reference")
-            }
+            let (c, count) = try parseConcept(a["reference"], argument: "reference", caller: "evaluate: ")
             do {
-                return .dict(OrderedDict(try evaluator().evaluate(images, constraints: c).map { ($0.0, .number($0.1)) }))
+                let refs = try a.has("references") ? a.tensor("references")
+                    : Renderer.render(World.scenes(n: count, seed: 0, concept: c), size: Oracle.resolution)
+                let e = try evaluator().evaluate(images, concept: c, references: refs)
+                return .dict(OrderedDict(e.metrics.map { ($0.0, .number($0.1)) } + [("modes", .list(e.modes.map { .number($0) }))]))
             } catch let e as TensorError { throw ArgumentError(e.message, argument: "images") }
         }, topic: topic)
     }

@@ -64,6 +64,11 @@ extension Registry {
             }
             return .none
         }, topic: topic)
+        register(Builtin("files", [.positional("pattern", .string)],
+                         doc: "The paths matching a glob pattern, sorted by name ([] when none match).",
+                         example: "files(\"results/*.json\")") { a, _ in
+            .list(try globFiles(try a.string("pattern")).map { .string($0) })
+        }, topic: topic)
         register(Builtin("images", [.positional("pattern", .string), .labeled("size", .optional(.ints), "height and width (one number: square)")],
                          doc: "Reads the PNG files matching a glob pattern (sorted by name) as one batch [N, 3, H, W], resized to size when given (else to the first file's size, with a warning, when sizes differ).",
                          example: "let refs = images(\"refs/*.png\", size: 64)") { a, ip in
@@ -102,7 +107,7 @@ func globFiles(_ pattern: String) throws -> [String] {
     defer { globfree(&g) }
     let rc = glob(pattern, 0, nil, &g)
     if rc == GLOB_NOMATCH { return [] }
-    guard rc == 0 else { throw ArgumentError("images: cannot read the pattern \"\(pattern)\"", argument: "pattern") }
+    guard rc == 0 else { throw ArgumentError("cannot read the pattern \"\(pattern)\"", argument: "pattern") }
     return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
 }
 
