@@ -23,18 +23,7 @@ final class LearningTests: XCTestCase {
             let v = dist.prompts.param()
             let loss = try objective.loss(sd, dist, vectors: v, latents: z0, noise: noise)
             let g = try gradients(of: loss, wrt: [v])[0]
-            var checked = 0
-            for i in stride(from: 0, to: v.count, by: 7) {
-                let a = dist.prompts.copy(), b = dist.prompts.copy()
-                let eps: Float = 5e-3
-                a.pointer[i] += eps; b.pointer[i] -= eps
-                let la = try withoutGrad { try objective.loss(sd, dist, vectors: a, latents: z0, noise: noise).item }
-                let lb = try withoutGrad { try objective.loss(sd, dist, vectors: b, latents: z0, noise: noise).item }
-                let fd = Double(la - lb) / Double(2 * eps)
-                XCTAssertEqual(Double(g.pointer[i]), fd, accuracy: 2e-3 * max(1, abs(fd)) + 0.05 * abs(fd), "\(fam) d loss / d prompt[\(i)]")
-                checked += 1
-            }
-            XCTAssertGreaterThan(checked, 3)
+            XCTAssertGreaterThan(try assertMatchesFiniteDifferences(g, objective, sd, dist, z0, noise, every: 7, eps: 5e-3, fam), 3)
             // Large enough that the tolerance above could not hide a wrong gradient.
             XCTAssertGreaterThan(maxAbs(g), 0.05, "\(fam): the prompts must receive a clear gradient (max \(maxAbs(g)))")
         }
@@ -58,6 +47,24 @@ final class LearningTests: XCTestCase {
 }
 
 func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { max($0, abs($1)) } }
+
+/// Checks every `every`-th element of the prompts' gradient `g` against central finite differences of the
+/// objective's loss; returns how many were checked.
+func assertMatchesFiniteDifferences(_ g: Tensor, _ o: LearningObjective, _ sd: StableDiffusion, _ dist: PromptDistribution, _ z0: Tensor,
+                                    _ noise: StepNoise, every: Int, eps: Float, _ label: String,
+                                    file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+    var checked = 0
+    for i in stride(from: 0, to: g.count, by: every) {
+        let a = dist.prompts.copy(), b = dist.prompts.copy()
+        a.pointer[i] += eps; b.pointer[i] -= eps
+        let la = try withoutGrad { try o.loss(sd, dist, vectors: a, latents: z0, noise: noise).item }
+        let lb = try withoutGrad { try o.loss(sd, dist, vectors: b, latents: z0, noise: noise).item }
+        let fd = Double(la - lb) / Double(2 * eps)
+        XCTAssertEqual(Double(g.pointer[i]), fd, accuracy: 2e-3 * max(1, abs(fd)) + 0.05 * abs(fd), "\(label) d loss / d prompt[\(i)]", file: file, line: line)
+        checked += 1
+    }
+    return checked
+}
 
 /// Each objective's loss against a direct computation (one UNet call per image and condition) and its
 /// gradient against finite differences, on the small SD fixtures.
@@ -107,15 +114,7 @@ final class ObjectiveTests: XCTestCase {
                 XCTAssertEqual(try loss.item, try direct(o, sd, dist, z0, noise), accuracy: 1e-5 * max(1, abs(try loss.item)), "\(fam) \(objective) loss")
                 XCTAssertEqual(choices.count, objective == .paper ? 0 : 2)
                 let g = try gradients(of: loss, wrt: [v])[0]
-                for i in stride(from: 0, to: v.count, by: 11) {
-                    let a = dist.prompts.copy(), b = dist.prompts.copy()
-                    let eps: Float = 2e-3
-                    a.pointer[i] += eps; b.pointer[i] -= eps
-                    let la = try withoutGrad { try o.loss(sd, dist, vectors: a, latents: z0, noise: noise).item }
-                    let lb = try withoutGrad { try o.loss(sd, dist, vectors: b, latents: z0, noise: noise).item }
-                    let fd = Double(la - lb) / Double(2 * eps)
-                    XCTAssertEqual(Double(g.pointer[i]), fd, accuracy: 2e-3 * max(1, abs(fd)) + 0.05 * abs(fd), "\(fam) \(objective) d loss / d prompt[\(i)]")
-                }
+                _ = try assertMatchesFiniteDifferences(g, o, sd, dist, z0, noise, every: 11, eps: 2e-3, "\(fam) \(objective)")
                 XCTAssertGreaterThan(maxAbs(g), 0.01, "\(fam) \(objective): a clear gradient")
             }
             // A minimum over the same conditions is below their mean.
