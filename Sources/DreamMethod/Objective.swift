@@ -19,5 +19,4 @@ public enum Objective: String, CaseIterable {
 
     /// Whether the distribution is sampled as the diagonal Gaussian μ + γσε (otherwise as weighted prompts).
     public var isGaussian: Bool { self != .compete }
-
 }
