@@ -39,10 +39,10 @@ public final class Evaluator {
         }.joined(separator: "/")
     }
 
-    /// FNV-1a 64 of a string, as hex (cache file names).
-    static func hash(_ s: String) -> String {
+    /// FNV-1a 64 of bytes, as hex (cache file names, the oracle's identity).
+    public static func hash<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return String(format: "%016llx", h)
     }
 
@@ -51,7 +51,7 @@ public final class Evaluator {
     public func truthFeatures(_ c: Concept) throws -> (features: Tensor, radii: [Double]) {
         let k = Evaluator.key(c)
         if let t = truth[k] { return t }
-        let file = cacheFolder.map { "\($0)/truth-\(Evaluator.hash("\(oracleIdentity)|\(Evaluator.truthCount)|\(k)")).safetensors" }
+        let file = cacheFolder.map { "\($0)/truth-\(Evaluator.hash("\(oracleIdentity)|\(Evaluator.truthCount)|\(k)".utf8)).safetensors" }
         var features: Tensor? = nil
         if let f = file, FileManager.default.fileExists(atPath: f),
            let t = try? SafeTensorsFile(path: f).tensor("features"), t.shape == [Evaluator.truthCount, Oracle.featureWidth] {
@@ -91,7 +91,7 @@ public final class Evaluator {
         let (truthF, radii) = try truthFeatures(c)
         let features = try oracle.features(images)
         let probs = try oracle.probabilities(images)
-        let labels = try oracle.predict(images), refLabels = try oracle.predict(references)
+        let labels = Oracle.labels(probs, count: images.shape[0]), refLabels = try oracle.predict(references)
         let n = images.shape[0]
         // diversity: entropy of the set's mean predicted distribution over each free attribute, ÷ log(values).
         let free = c.free

@@ -81,8 +81,12 @@ public final class Oracle {
 
     /// The most probable value of every attribute, per image.
     public func predict(_ images: Tensor) throws -> [[Attribute: String]] {
-        let probs = try probabilities(images)
-        return (0..<images.shape[0]).map { i in
+        Oracle.labels(try probabilities(images), count: images.shape[0])
+    }
+
+    /// The most probable value of every attribute, per image, from `probabilities`' output.
+    public static func labels(_ probs: [Attribute: Tensor], count: Int) -> [[Attribute: String]] {
+        (0..<count).map { i in
             var d: [Attribute: String] = [:]
             for a in Oracle.attributes {
                 let p = probs[a]!, n = a.values.count

@@ -10,9 +10,8 @@ nonisolated(unsafe) var sharedEvaluator: Evaluator? = nil
 func evaluator() throws -> Evaluator {
     if let e = sharedEvaluator { return e }
     // The cache file names carry a hash of the oracle's weights, so new weights never read old features.
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in FileManager.default.contents(atPath: Assets.oracle) ?? Data() { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    let e = Evaluator(oracle: try Oracle(path: Assets.oracle), identity: String(format: "%016llx", h), cacheFolder: cacheFolder())
+    let identity = Evaluator.hash(FileManager.default.contents(atPath: Assets.oracle) ?? Data())
+    let e = Evaluator(oracle: try Oracle(path: Assets.oracle), identity: identity, cacheFolder: cacheFolder())
     sharedEvaluator = e
     return e
 }
