@@ -107,7 +107,7 @@ extension Registry {
                 return .tensor(try withoutGrad { try sd.vae.encodeMean(img * 2 - 1) * sd.vae.scalingFactor })
             } catch let e as ModelError { throw ArgumentError(e.message, argument: "images") }
         }, topic: topic)
-        register(Builtin("generate", [modelParam, .positional("prompt", .oneOf([.string, .list])),
+        register(Builtin("generate", [modelParam, .positional("prompt", .oneOf([.string, .list, .tensor]), "a prompt, a list of prompts, or conditions [N, 77, d] (from draw or encode)"),
                                       .labeled("n", .optional(.int), "images (for a single prompt)")] + samplingParams + [
                                       .labeled("eta", .number, default: .number(0), "DDIM's η (0 deterministic, 1 DDPM-like noise)"),
                                       .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
@@ -117,15 +117,22 @@ extension Registry {
                          doc: "Text-to-image with classifier-free guidance; a progress bar over steps.",
                          example: "generate(m, \"a red cone\", n: 4, steps: 20, seed: 1)") { a, ip in
             let sd = try a.model("m")
-            var prompts: [String]
+            var prompts: [String] = []
+            var conditions: Tensor? = nil
             switch a["prompt"] {
+            case .tensor(let c):
+                guard c.rank == 3 && c.shape[1] == sd.textEncoder.maxPositions && c.shape[2] == sd.textEncoder.hidden else {
+                    throw ArgumentError("generate: conditions must be [N, \(sd.textEncoder.maxPositions), \(sd.textEncoder.hidden)] (what draw or encode gives), got \(c.shape)", argument: "prompt")
+                }
+                if let n = a.optionalInt("n"), n != c.shape[0] { throw ArgumentError("generate: n: \(n) but \(c.shape[0]) conditions", argument: "n") }
+                conditions = c
             case .string(let s): prompts = [String](repeating: s, count: a.optionalInt("n") ?? 1)
             case .list(let l):
                 prompts = try l.map { if case .string(let s) = $0 { return s }; throw ArgumentError("generate: prompt lists hold strings", argument: "prompt") }
                 if let n = a.optionalInt("n"), n != prompts.count { throw ArgumentError("generate: n: \(n) but \(prompts.count) prompts", argument: "n") }
             default: prompts = []
             }
-            guard !prompts.isEmpty else { throw ArgumentError("generate: no prompts (n must be ≥ 1)", argument: "n") }
+            guard !prompts.isEmpty || (conditions?.shape[0] ?? 0) > 0 else { throw ArgumentError("generate: no prompts (n must be ≥ 1)", argument: "n") }
             var o = try generationOptions(a, sd)
             o.eta = try a.number("eta")
             guard o.eta >= 0 else { throw ArgumentError("generate: eta must be ≥ 0, got \(formatNumber(o.eta))", argument: "eta") }
@@ -137,7 +144,10 @@ extension Registry {
                 guard s.count == 1 || s.count == 2 else { throw ArgumentError("generate: size is one or two integers", argument: "size") }
                 o.size = (s[0], s.count == 2 ? s[1] : s[0])
             }
-            do { return .tensor(try sd.generate(prompts, o)) } catch let e as ModelError { throw ArgumentError("generate: \(e.message)") }
+            do {
+                if let c = conditions { return .tensor(try sd.sample(conditions: c, unconditional: try withoutGrad { try sd.encode(o.negative) }, o)) }
+                return .tensor(try sd.generate(prompts, o))
+            } catch let e as ModelError { throw ArgumentError("generate: \(e.message)") }
         }, topic: topic)
         register(Builtin("samplers", [], doc: "Names of the available samplers.", example: "samplers()") { _, _ in
             .list(Samplers.all.keys.sorted().map { .string($0) })
