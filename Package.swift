@@ -48,14 +48,19 @@ let package = Package(
         // The plugin boundary: a C header only (dream_plugin.h), so plugins share no Swift module with dream.
         .target(name: "CDreamPlugin"),
 
-        // Layer 5: the language (lexer, parser, evaluator, values, built-in registry, plugin loading).
-        .target(name: "DreamLang", dependencies: ["CDreamPlugin", "DreamAssets", "DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        // The language (lexer, parser, interpreter, values, the registry; core, tensor and file built-ins):
+        // on the engine alone.
+        .target(name: "DreamLang", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
+
+        // Layer 5: a session — the domain's built-ins (models, distributions, world, evaluation) bound to one
+        // Session that owns the model cache, the evaluator, the samplers and the plugin host.
+        .target(name: "DreamSession", dependencies: ["DreamLang", "CDreamPlugin", "DreamAssets", "DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
 
         // Non-variadic wrappers over libedit for the REPL.
         .target(name: "CEditShim", dependencies: ["CEdit"]),
 
         // Layer 6: the command line and the interactive REPL.
-        .executableTarget(name: "dream", dependencies: ["DreamLang", "DreamTensor", "DreamIO", "CEditShim"], swiftSettings: cpu),
+        .executableTarget(name: "dream", dependencies: ["DreamSession", "DreamLang", "DreamTensor", "CEditShim"], swiftSettings: cpu),
         // Training of the built-in model and the oracle (scripts/train-builtin, scripts/train-oracle).
         .executableTarget(name: "DreamTrain", dependencies: ["DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: numeric),
         .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO", "DreamModels", "DreamWorld", "DreamDiffusion", "DreamMethod", "DreamAssets"], swiftSettings: numeric),
@@ -65,7 +70,7 @@ let package = Package(
         .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamMethod", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamMethodTests", dependencies: ["DreamMethod", "DreamAssets", "DreamModels", "DreamDiffusion", "DreamWorld", "DreamTensor"], swiftSettings: cpu),
         .testTarget(name: "DreamWorldTests", dependencies: ["DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamMethod", "DreamDiffusion", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
+        .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamSession", "DreamMethod", "DreamDiffusion", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,7 +6,7 @@ import DreamModels
 public struct GenerationOptions {
     public var steps = 50
     public var cfg: Float = 7.5
-    public var sampler = "ddim"
+    public var sampler = Samplers.builtin["ddim"]!
     /// DDIM's η (0: deterministic; 1: DDPM's posterior noise). Only "ddim" uses it.
     public var eta = 0.0
     public var schedule = "normal"
@@ -19,6 +19,14 @@ public struct GenerationOptions {
     /// Images denoised together (the UNet sees twice this batch).
     public var batch = 4
     public init() {}
+
+    /// The model's own defaults: its folder's steps and guidance where it says, and a batch that fills a
+    /// UNet call for its latent size (SD 1.5 at 64×64 latents: 4; the built-in model: 16).
+    public init(for sd: StableDiffusion) {
+        steps = sd.defaultSteps ?? steps
+        cfg = sd.defaultCFG ?? cfg
+        batch = max(1, min(16, 16384 / (sd.unet.sampleSize * sd.unet.sampleSize)))
+    }
 }
 
 extension StableDiffusion {
@@ -36,14 +44,11 @@ extension StableDiffusion {
     public func sample(conditions: Tensor, unconditional: Tensor, _ o: GenerationOptions) throws -> Tensor {
         try withoutGrad {
             let n = conditions.shape[0]
-            guard let entry = Samplers.all[o.sampler] else {
-                throw ModelError("unknown sampler '\(o.sampler)' (available: \(Samplers.all.keys.sorted().joined(separator: ", ")))")
-            }
-            var sampler = entry.sampler
-            let family = entry.family
+            var sampler = o.sampler.run
+            let family = o.sampler.family
             guard o.eta >= 0 else { throw ModelError("eta must be ≥ 0, got \(o.eta)") }
             if o.eta > 0 {
-                guard o.sampler == "ddim" else { throw ModelError("eta applies to the \"ddim\" sampler only (got sampler \"\(o.sampler)\")") }
+                guard o.sampler.name == "ddim" else { throw ModelError("eta applies to the \"ddim\" sampler only (got sampler \"\(o.sampler.name)\")") }
                 sampler = Samplers.ddim(eta: o.eta)
             }
             let ns = try noiseSchedule

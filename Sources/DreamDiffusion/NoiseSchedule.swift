@@ -104,10 +104,10 @@ public struct StepSchedule {
     public var finalScale: Double { 1 / (sigmas[sigmas.count - 1] * sigmas[sigmas.count - 1] + 1).squareRoot() }
 
     /// The step schedule of a sampler, as the diffusers scheduler it corresponds to builds it.
-    /// `family`: "ddim", "euler" (also the other k-diffusion samplers) or "dpm"; `kind`: normal, karras, exponential.
-    public static func make(_ ns: NoiseSchedule, steps: Int, family: String, kind: String) throws -> StepSchedule {
+    /// `family`: ddim, euler (also the other k-diffusion samplers) or dpm; `kind`: normal, karras, exponential.
+    public static func make(_ ns: NoiseSchedule, steps: Int, family: SamplerFamily, kind: String) throws -> StepSchedule {
         guard steps >= 1 && steps <= ns.trainSteps else { throw ModelError("steps must be 1…\(ns.trainSteps), got \(steps)") }
-        let dpm = family == "dpm"
+        let dpm = family == .dpm
         var ts = ns.spacedTimesteps(steps, dpm: dpm)
         var sig = ts.map { ns.sigma(at: $0) }
         switch kind {
@@ -127,7 +127,7 @@ public struct StepSchedule {
             throw ModelError("unknown schedule '\(kind)' (known: normal, karras, exponential)")
         }
         let last: Double
-        if family == "ddim" {
+        if family == .ddim {
             let a0 = ns.setAlphaToOne ? 1 : Double(ns.alphasCumprod[0])
             last = ((1 - a0) / a0).squareRoot()
         } else {
@@ -137,7 +137,7 @@ public struct StepSchedule {
         // diffusers: DDIM and DPM start from unit noise in x-space (x̃ = noise/√ᾱ); Euler scales by
         // √(σmax² + 1) with leading spacing and by σmax otherwise.
         let initial: Double
-        if family == "euler" && ns.spacing != "leading" { initial = maxSigma } else { initial = (sig[0] * sig[0] + 1).squareRoot() }
-        return StepSchedule(sigmas: sig + [last], timesteps: ts, initialScale: family == "euler" && ns.spacing == "leading" ? (maxSigma * maxSigma + 1).squareRoot() : initial)
+        if family == .euler && ns.spacing != "leading" { initial = maxSigma } else { initial = (sig[0] * sig[0] + 1).squareRoot() }
+        return StepSchedule(sigmas: sig + [last], timesteps: ts, initialScale: family == .euler && ns.spacing == "leading" ? (maxSigma * maxSigma + 1).squareRoot() : initial)
     }
 }

@@ -230,46 +230,17 @@ public enum Samplers {
         return b
     }
 
-    /// The samplers by name (ComfyUI's names) and which diffusers scheduler's step schedule each uses:
-    /// the built-in ones and those plugins added.
-    public static var all: [String: (sampler: Sampler, family: String)] {
-        lock.lock(); defer { lock.unlock() }
-        return registered
-    }
-
-    /// The step-schedule families a sampler may name (see `StepSchedule.make`).
-    public static let families = ["ddim", "euler", "dpm"]
-
-    /// Throws unless a sampler `name` of `family` could be added: the name free, the family known.
-    public static func validate(_ name: String, family: String) throws {
-        lock.lock(); defer { lock.unlock() }
-        try validateLocked(name, family: family)
-    }
-
-    /// Adds a sampler (from a plugin), after `validate`'s checks.
-    public static func register(_ name: String, family: String, _ sampler: @escaping Sampler) throws {
-        lock.lock(); defer { lock.unlock() }
-        try validateLocked(name, family: family)
-        registered[name] = (sampler, family)
-    }
-
-    private static func validateLocked(_ name: String, family: String) throws {
-        guard registered[name] == nil else { throw ModelError("a sampler named \"\(name)\" already exists") }
-        guard families.contains(family) else {
-            throw ModelError("sampler \"\(name)\": unknown step-schedule family \"\(family)\" (one of \(families.joined(separator: ", ")))")
-        }
-    }
-
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var registered: [String: (sampler: Sampler, family: String)] = [
-        "ddim": (euler, "ddim"),
-        "euler": (euler, "euler"),
-        "dpmpp_2m": (dpmpp2m, "dpm"),
-        "euler_ancestral": (ddim(eta: 1), "euler"),
-        "dpmpp_2s_ancestral": (dpmpp2sAncestral, "euler"),
-        "lms": (lms, "euler"),
-        "dpmpp_sde": (dpmppSDE, "euler"),
-        "uni_pc": (uniPC(bh2: false), "dpm"),
-        "uni_pc_bh2": (uniPC(bh2: true), "dpm"),
-    ]
+    /// The samplers dream has itself, by name (ComfyUI's names), each with the diffusers scheduler whose
+    /// step schedule it uses. A `SamplerRegistry` starts from these; plugins add to a registry, not here.
+    public static let builtin: [String: SamplerEntry] = Dictionary(uniqueKeysWithValues: [
+        SamplerEntry("ddim", .ddim, euler),
+        SamplerEntry("euler", .euler, euler),
+        SamplerEntry("dpmpp_2m", .dpm, dpmpp2m),
+        SamplerEntry("euler_ancestral", .euler, ddim(eta: 1)),
+        SamplerEntry("dpmpp_2s_ancestral", .euler, dpmpp2sAncestral),
+        SamplerEntry("lms", .euler, lms),
+        SamplerEntry("dpmpp_sde", .euler, dpmppSDE),
+        SamplerEntry("uni_pc", .dpm, uniPC(bh2: false)),
+        SamplerEntry("uni_pc_bh2", .dpm, uniPC(bh2: true)),
+    ].map { ($0.name, $0) })
 }

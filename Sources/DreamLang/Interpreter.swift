@@ -20,8 +20,6 @@ public final class Interpreter {
     var steps = 0
     /// Arguments of `dream FILE ARG...`.
     public var scriptArguments: [String] = [] { didSet { globals["args"] = .list(scriptArguments.map { .string($0) }) } }
-    /// Handles meta-commands that need the terminal (`:quit`, `:plugins`, …); returns false if unknown.
-    public var metaHandler: ((String, String, SourceLocation) throws -> Bool)?
     var loadDepth = 0
     /// The file being run (for error locations).
     var currentFile: SourceFile?
@@ -449,39 +447,46 @@ public final class Interpreter {
     func meta(_ text: String, at loc: SourceLocation) throws {
         let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
         let command = parts.first ?? "", rest = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
-        switch command {
-        case "help":
-            write(help(rest) + "\n")
-        case "vars":
-            let names = globals.keys.filter { $0 != "args" || scriptArguments.count > 0 }
-            if names.isEmpty { write("no variables\n") }
-            for n in names {
-                let v = globals[n]!
-                let line: String
-                if case .tensor(let t) = v { line = "tensor \(shapeString(t.shape))" } else { line = v.literal }
-                write("\(n) = \(line.count > 100 ? String(line.prefix(100)) + "…" : line)\n")
-            }
-        case "time":
-            guard !rest.isEmpty else { throw fail(":time needs a statement, as in :time x @ x", at: loc) }
-            let file = SourceFile(name: currentFile?.name ?? "<time>", text: rest, lineOffset: (currentFile?.lineOffset ?? 0) + loc.line - 1)
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try run(file, interactive: true)
-            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            write("time: \(dt < 1 ? String(format: "%.1f ms", dt * 1000) : String(format: "%.3f s", dt))\n")
-        case "load":
-            guard !rest.isEmpty else { throw fail(":load needs a file name", at: loc) }
-            let path = rest.hasPrefix("\"") && rest.hasSuffix("\"") && rest.count >= 2 ? String(rest.dropFirst().dropLast()) : rest
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail(":load: \(path): no such file or not readable", at: loc) }
-            guard loadDepth < 32 else { throw fail(":load: files load each other more than 32 deep (a file loading itself?)", at: loc) }
-            loadDepth += 1
-            defer { loadDepth -= 1 }
-            try run(SourceFile(name: path, text: text))
-        default:
-            if let handler = metaHandler, try handler(command, rest, loc) { return }
-            let known = ["help", "vars", "load", "time", "plugins", "plugin", "quit"]
-            let hint = closest(command, among: known).map { "; did you mean ':\($0)'?" } ?? ""
-            throw fail("unknown meta-command ':\(command)'\(hint) (known: \(known.map { ":" + $0 }.joined(separator: " ")))", at: loc)
+        let known = registry.allMetaCommands
+        let name = command == "exit" || command == "q" ? "quit" : command
+        guard let m = known.first(where: { $0.name == name }) else {
+            let hint = closest(command, among: known.map(\.name)).map { "; did you mean ':\($0)'?" } ?? ""
+            throw fail("unknown meta-command ':\(command)'\(hint) (known: \(known.map { ":" + $0.name }.joined(separator: " ")))", at: loc)
         }
+        try m.run(rest, loc, self)
+    }
+
+    /// `:vars`: every binding, one line each.
+    func listVariables() {
+        let names = globals.keys.filter { $0 != "args" || scriptArguments.count > 0 }
+        if names.isEmpty { write("no variables\n") }
+        for n in names {
+            let v = globals[n]!
+            let line: String
+            if case .tensor(let t) = v { line = "tensor \(shapeString(t.shape))" } else { line = v.literal }
+            write("\(n) = \(line.count > 100 ? String(line.prefix(100)) + "…" : line)\n")
+        }
+    }
+
+    /// `:time STATEMENT`: runs it and says how long it took.
+    func time(_ rest: String, at loc: SourceLocation) throws {
+        guard !rest.isEmpty else { throw fail(":time needs a statement, as in :time x @ x", at: loc) }
+        let file = SourceFile(name: currentFile?.name ?? "<time>", text: rest, lineOffset: (currentFile?.lineOffset ?? 0) + loc.line - 1)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try run(file, interactive: true)
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        write("time: \(dt < 1 ? String(format: "%.1f ms", dt * 1000) : String(format: "%.3f s", dt))\n")
+    }
+
+    /// `:load FILE`: runs a script file in this session.
+    func loadFile(_ rest: String, at loc: SourceLocation) throws {
+        guard !rest.isEmpty else { throw fail(":load needs a file name", at: loc) }
+        let path = rest.hasPrefix("\"") && rest.hasSuffix("\"") && rest.count >= 2 ? String(rest.dropFirst().dropLast()) : rest
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail(":load: \(path): no such file or not readable", at: loc) }
+        guard loadDepth < 32 else { throw fail(":load: files load each other more than 32 deep (a file loading itself?)", at: loc) }
+        loadDepth += 1
+        defer { loadDepth -= 1 }
+        try run(SourceFile(name: path, text: text))
     }
 
     /// `:help` (everything, by topic) or `:help NAME` (one function's signature, doc and example).
@@ -494,7 +499,7 @@ public final class Interpreter {
             for ns in registry.namespaces.values.sorted(by: { $0.name < $1.name }) {
                 s += "  \(ns.name).: " + ns.functions.keys.sorted().joined(separator: ", ") + "\n"
             }
-            s += "Meta-commands: :help [NAME], :vars, :load FILE, :time STATEMENT, :plugins, :plugin load NAME|PATH, :quit"
+            s += "Meta-commands: " + registry.allMetaCommands.map(\.usage).joined(separator: ", ")
             return s
         }
         if let f = registry.lookup(name) {

@@ -1,5 +1,6 @@
 import Foundation
 import DreamTensor
+import DreamIO
 
 /// What an argument must be. Conversions users expect happen here: numbers and nested lists become
 /// tensors where a tensor is wanted, a single integer is a one-dimensional shape.
@@ -148,7 +149,7 @@ public final class Builtin {
 }
 
 /// "a string (\"abc\")", "a tensor [2, 3]": what a wrong argument was.
-func describeForError(_ v: Value) -> String {
+public func describeForError(_ v: Value) -> String {
     switch v {
     case .tensor(let t): return "a tensor \(shapeString(t.shape))"
     case .number(let x): return "the number \(formatNumber(x))"
@@ -251,6 +252,10 @@ public final class Registry {
     public private(set) var functions: [String: Builtin] = [:]
     public private(set) var namespaces: [String: Namespace] = [:]
     public private(set) var topics: [(String, [String])] = []   // help sections, in order
+    /// Meta-commands (`:help`, `:plugins`, …) in the order `:help` lists them; `:quit` is always the last.
+    public private(set) var metaCommands: [MetaCommand] = []
+    /// Readers of the safetensors files later layers write, by their metadata "format" (`load` calls them).
+    public private(set) var objectReaders: [String: (SafeTensorsFile) throws -> DreamObject] = [:]
 
     public init() {}
 
@@ -269,6 +274,13 @@ public final class Registry {
     /// A namespace with no functions yet (a plugin that adds only samplers still shows in :help).
     public func register(namespace ns: String, doc: String) {
         if namespaces[ns] == nil { namespaces[ns] = Namespace(name: ns, doc: doc) }
+    }
+
+    public func register(meta m: MetaCommand) { metaCommands.append(m) }
+
+    /// `load` of a .safetensors file whose metadata "format" is `format` returns `read`'s object.
+    public func register(objectFormat format: String, read: @escaping (SafeTensorsFile) throws -> DreamObject) {
+        objectReaders[format] = read
     }
 
     /// A function by plain or dotted name.

@@ -11,6 +11,11 @@ public protocol DreamObject: AnyObject {
     var memberNames: [String] { get }
 }
 
+/// An object `save` can write to a .safetensors file (its layer registers the reader: `Registry.register(objectFormat:read:)`).
+public protocol SavableObject: DreamObject {
+    func save(to path: String) throws
+}
+
 /// A named group of functions (`world.render`, plugin namespaces `nerf.distill`).
 public final class Namespace {
     public let name: String

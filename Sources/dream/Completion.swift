@@ -20,7 +20,7 @@ struct Completer {
         if quotes % 2 == 1 { return paths(String(line[line.index(after: lastQuote)...])) }
         if line.hasPrefix(":") && !line.contains(" ") {
             let word = line
-            return (word, [":help", ":vars", ":load", ":time", ":plugins", ":plugin", ":quit"].filter { $0.hasPrefix(word) })
+            return (word, interp.registry.allMetaCommands.map { ":" + $0.name }.filter { $0.hasPrefix(word) })
         }
         let wordChars = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "_."))
         var start = line.endIndex

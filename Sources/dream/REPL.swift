@@ -63,8 +63,8 @@ struct REPL {
             Job.cancelRequested = 0
             do {
                 try interp.run(chunk, interactive: true)
-            } catch Outcome.quit(let code) {
-                return code
+            } catch let q as QuitRequest {
+                return q.status
             } catch {
                 report(error)
             }

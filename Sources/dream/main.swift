@@ -1,5 +1,6 @@
 import Foundation
 import DreamLang
+import DreamSession
 import DreamTensor
 
 let dreamVersion = "0.1.0"
@@ -75,58 +76,18 @@ if let threads { Engine.threads = threads }
 Signals.install()
 TerminalProgress.install(quiet: quiet)
 
-let registry = Registry.standard()
-let plugins = PluginHost(registry: registry)
-let pluginDirs = pluginPaths + (ProcessInfo.processInfo.environment["DREAM_PLUGIN_PATH"] ?? "").split(separator: ":").map(String.init)
-if !noPlugins {
-    // A plugin that fails to load is reported and skipped: the session starts anyway.
-    for lib in PluginHost.libraries(in: pluginDirs) {
-        do { try plugins.load(path: lib) } catch { FileHandle.standardError.write(Data("dream: warning: \(error)\n".utf8)) }
-    }
-}
-
-let interp = Interpreter(registry: registry)
+let pluginFolders = pluginPaths + (ProcessInfo.processInfo.environment["DREAM_PLUGIN_PATH"] ?? "").split(separator: ":").map(String.init)
+let session = Session(pluginFolders: noPlugins ? nil : pluginFolders)
+// A plugin that fails to load is reported and skipped: the session starts anyway.
+session.loadPlugins { FileHandle.standardError.write(Data("dream: warning: \($0)\n".utf8)) }
+let interp = Interpreter(registry: session.registry)
 interp.defaultSeed = seed
 interp.scriptArguments = scriptArgs
-interp.metaHandler = { command, rest, loc in
-    switch command {
-    case "quit", "exit", "q":
-        throw Outcome.quit(0)
-    case "plugins":
-        if noPlugins { interp.write("plugins are disabled (--no-plugins)\n"); return true }
-        if plugins.loaded.isEmpty { interp.write("no plugins loaded\n"); return true }
-        for p in plugins.loaded {
-            var parts: [String] = []
-            if !p.functions.isEmpty { parts.append("functions " + p.functions.sorted().map { "\(p.name).\($0)" }.joined(separator: ", ")) }
-            if !p.samplers.isEmpty { parts.append("samplers " + p.samplers.sorted().joined(separator: ", ")) }
-            interp.write("\(p.name): \(p.doc.isEmpty ? "" : p.doc + "; ")\(parts.joined(separator: "; ")) (\(p.path))\n")
-        }
-        return true
-    case "plugin":
-        let parts = rest.split(separator: " ", maxSplits: 1).map(String.init)
-        guard parts.count == 2, parts[0] == "load" else {
-            throw DreamError(.runtime, "usage: :plugin load NAME|PATH", at: loc)
-        }
-        guard !noPlugins else { throw DreamError(.runtime, "cannot load plugin '\(parts[1])': plugins are disabled (--no-plugins)", at: loc) }
-        // Besides the plugin path, the repository's own plugin packages (Plugins/NAME, once built).
-        let dirs = pluginDirs + ["Plugins"]
-        guard let path = PluginHost.find(parts[1], in: dirs) else {
-            throw DreamError(.runtime, "cannot load plugin '\(parts[1])': no plugin of that name or path (searched \(dirs.joined(separator: ", ")))", at: loc)
-        }
-        do {
-            let p = try plugins.load(path: path)
-            interp.write("loaded plugin \(p.name) from \(path)\n")
-        } catch { throw DreamError(.runtime, "\(error)", at: loc) }
-        return true
-    default:
-        return false
-    }
-}
 
 let stdinIsTTY = isatty(0) != 0
 var exitCode: Int32 = 0
 if let code {
-    do { try interp.run(SourceFile(name: "<command-line>", text: code)) } catch Outcome.quit(let c) { exitCode = c } catch { report(error); exitCode = status(of: error) }
+    do { try interp.run(SourceFile(name: "<command-line>", text: code)) } catch let q as QuitRequest { exitCode = q.status } catch { report(error); exitCode = status(of: error) }
 } else if let file {
     exitCode = runFile(interp, path: file)
     if interactiveAfter && (exitCode == 0 || exitCode == 1) {

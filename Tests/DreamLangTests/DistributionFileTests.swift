@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import DreamLang
+import DreamSession
 import DreamIO
 import DreamDiffusion
 import DreamMethod
@@ -10,7 +11,7 @@ import DreamTensor
 /// base model changed.
 final class DistributionFileTests: XCTestCase {
     func run(_ code: String) throws -> String {
-        let interp = Interpreter(registry: Registry.standard())
+        let interp = Interpreter(registry: Session().registry)
         var out = ""
         interp.write = { out += $0 }
         interp.warn = { _ in }
@@ -166,7 +167,7 @@ final class DistributionFileTests: XCTestCase {
             XCTAssertEqual(out, "\(objective) \(objective) \(weights) true true true\ntrue\n\(objective) true true\n\(objective) true [1, 3, 16, 16]\ntrue true\n", objective)
         }
         // prompt: k conditions on exactly prompt k's encoding: the encoder's output of its token sequence.
-        let interp = Interpreter(registry: Registry.standard())
+        let interp = Interpreter(registry: Session().registry)
         interp.warn = { _ in }
         try interp.run(SourceFile(name: "test", text: onFixture(fixture) + """
             let D = learn(m, refs, prompts: 3, tokens: 2, steps: 2, seed: 1, objective: "compete", prefix: "a photo of")

@@ -40,7 +40,10 @@ final class FuzzTests: XCTestCase {
             FileManager.default.changeCurrentDirectoryPath(savedDir)
             try? FileManager.default.removeItem(at: dir)
         }
+        // The language alone: no model, world or plugin built-in, so no input can load a model or render.
         let registry = Registry.standard()
+        XCTAssertNil(registry.lookup("model"))
+        XCTAssertNil(registry.lookup("learn"))
         var rng = Rng(state: 2024)
         var slowest = 0.0, slowestInput = "", errors = 0, ran = 0
         let total = 20_000
@@ -57,6 +60,8 @@ final class FuzzTests: XCTestCase {
             do {
                 try interp.run(file)
                 ran += 1
+            } catch is QuitRequest {
+                ran += 1        // `:quit` reached: the run ends as asked
             } catch let e as DreamError {
                 errors += 1
                 let lines = max(file.lines.count, 1)

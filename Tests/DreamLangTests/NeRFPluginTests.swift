@@ -1,15 +1,16 @@
 import Foundation
 import XCTest
 import DreamLang
+import DreamSession
 import DreamTensor
 
 /// The text-to-3D plugin (Plugins/NeRF), built on its own and loaded through the C ABI (version 2: a model
 /// crosses as an object, score distillation and progress are host calls).
 final class NeRFPluginTests: XCTestCase {
     static let host: PluginHost = {
-        let h = PluginHost(registry: Registry.standard())
-        try! h.load(path: buildPlugin("NeRF"))
-        return h
+        let s = Session()
+        try! s.plugins.load(path: buildPlugin("NeRF"))
+        return s.plugins
     }()
 
     func run(_ code: String) throws -> (out: String, warnings: [String]) {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import DreamLang
+import DreamSession
 import DreamTensor
 import DreamDiffusion
 
@@ -12,21 +13,25 @@ final class PluginTests: XCTestCase {
     static let kdiffusion = buildPlugin("KDiffusion")
 
     /// The process loads each plugin once; later tests reuse the first load's registrations.
-    static let host: PluginHost = {
-        let h = PluginHost(registry: Registry.standard())
-        try! h.load(path: kdiffusion)
-        return h
+    static let session: Session = {
+        let s = Session()
+        try! s.plugins.load(path: kdiffusion)
+        return s
     }()
+    static var host: PluginHost { session.plugins }
 
     func testKDiffusionRegistersItsSamplersAndFunction() throws {
         let info = try XCTUnwrap(Self.host.loaded.first)
         XCTAssertEqual(info.name, "kdiffusion")
         XCTAssertEqual(Set(info.samplers), ["heun", "dpm_2"])
         XCTAssertEqual(info.functions, ["karras"])
-        XCTAssertEqual(Samplers.all["heun"]?.family, "euler")
+        XCTAssertEqual(Self.session.samplers["heun"]?.family, .euler)
+        // What a plugin adds is its session's: another session has dream's own samplers only.
+        XCTAssertNil(Session().samplers["heun"])
+        XCTAssertEqual(Session().samplers.names, Samplers.builtin.keys.sorted())
         // Loading the same file again is refused; so is a library that is not a plugin.
         XCTAssertThrowsError(try Self.host.load(path: Self.kdiffusion)) { XCTAssertTrue("\($0)".contains("already loaded"), "\($0)") }
-        XCTAssertThrowsError(try PluginHost(registry: Registry()).load(path: "libm.so.6")) {
+        XCTAssertThrowsError(try PluginHost(registry: Registry(), samplers: SamplerRegistry()).load(path: "libm.so.6")) {
             XCTAssertTrue("\($0)".contains("is not a dream plugin"), "\($0)")
         }
     }
@@ -46,7 +51,7 @@ final class PluginTests: XCTestCase {
             var rng = RandomGenerator(seed: 1)
             var reported: [Int] = []
             let start = try x0 * Float(sigmas[0])
-            let out = try Samplers.all[name]!.sampler(denoise, start, sigmas, &rng) { reported.append($0) }
+            let out = try Self.session.samplers[name]!.run(denoise, start, sigmas, &rng) { reported.append($0) }
             XCTAssertEqual(reported, Array(1...steps), name)
             let exact = try start * Float((s2 + 0.05 * 0.05).squareRoot() / (s2 + 64).squareRoot())
             return Double(try ((out - exact) * (out - exact)).max().item.squareRoot())
@@ -123,8 +128,8 @@ final class PluginTests: XCTestCase {
                 return h->set_name(h->host, "old", "built for ABI 1") || h->add_function(h->host, "twice", "twice(x)", "2x", twice, 0);
             }
             """)
-        let registry = Registry.standard()
-        let host = PluginHost(registry: registry)
+        let session = Session()
+        let registry = session.registry, host = session.plugins
         try host.load(path: old)
         let interp = Interpreter(registry: registry)
         var out = ""

@@ -14,7 +14,7 @@ final class SamplerTests: XCTestCase {
 
     func run(_ name: String, _ x: Tensor, steps: Int, seed: UInt64 = 1) throws -> Tensor {
         var rng = RandomGenerator(seed: seed)
-        return try Samplers.all[name]!.sampler(denoiser(), x, sigmas(steps), &rng) { _ in }
+        return try Samplers.builtin[name]!.run(denoiser(), x, sigmas(steps), &rng) { _ in }
     }
 
     /// Error against the exact solution at n and 2n steps: the ratio gives the order of convergence.

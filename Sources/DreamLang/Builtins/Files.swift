@@ -12,7 +12,8 @@ extension Registry {
             switch (path as NSString).pathExtension.lowercased() {
             case "safetensors":
                 let f = try SafeTensorsFile(path: path)
-                if f.metadata["format"] == DistributionFile.format { return .object(try DistributionFile.load(f)) }
+                // A file a later layer wrote (a distribution): that layer reads it.
+                if let name = f.metadata["format"], let read = self.objectReaders[name] { return .object(try read(f)) }
                 return .dict(OrderedDict(try f.names.map { ($0, .tensor(try f.tensor($0))) }))
             case "png":
                 return .tensor(try PNG.read(path))
@@ -37,7 +38,7 @@ extension Registry {
             switch (path as NSString).pathExtension.lowercased() {
             case "safetensors":
                 switch value {
-                case .object(let o as DistributionValue): try DistributionFile.save(o, to: path)
+                case .object(let o as SavableObject): try o.save(to: path)
                 case .tensor(let t): try SafeTensors.save(["tensor": t], to: path)
                 case .dict(let d):
                     var ts: [String: Tensor] = [:]
@@ -145,15 +146,13 @@ func jsonFromValue(_ v: Value) throws -> Any {
 
 extension Registry {
     /// The language's own built-ins: core, tensors, files. Later layers add theirs.
+    /// The language's own built-ins (core, tensors, files) and meta-commands; a session adds the domain's.
     public static func standard() -> Registry {
         let r = Registry()
         r.registerCore()
         r.registerTensors()
         r.registerFiles()
-        r.registerModels()
-        r.registerWorld()
-        r.registerDistributions()
-        r.registerEvaluation()
+        r.registerMetaCommands()
         return r
     }
 }

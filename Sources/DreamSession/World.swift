@@ -1,4 +1,5 @@
 import Foundation
+import DreamLang
 import DreamTensor
 import DreamWorld
 
@@ -82,8 +83,9 @@ func parseConstraints(_ v: Value, argument: String) throws -> Constraints {
     return c
 }
 
-extension Registry {
+extension Session {
     func registerWorld() {
+        let r = registry
         let ns = "world", doc = "the built-in procedural world (docs/world.md)"
         var params: [Param] = [.labeled("n", .int, default: .number(1)), .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")]
         params += Attribute.allCases.map { Param.labeled($0.rawValue, .optional(.oneOf([.string, .list])), "a value or a list of allowed values (\($0.values.joined(separator: ", ")))") }
@@ -109,11 +111,11 @@ extension Registry {
             try ip.checkSize([n, 3, 64, 64])
             return try World.scenes(n: n, seed: try ip.seed(a), concept: constraints(a))
         }
-        register(Builtin("scenes", params, doc: "Scene dictionaries drawn from the world (attributes constrained as given, the rest free).",
+        r.register(Builtin("scenes", params, doc: "Scene dictionaries drawn from the world (attributes constrained as given, the rest free).",
                          example: "world.scenes(n: 4, seed: 0, shape: \"cone\")") { a, ip in
             .list(try scenes(a, ip).map(sceneValue))
         }, in: ns, doc: doc)
-        register(Builtin("render", [.positional("scenes", .optional(.list))] + params + [.labeled("resolution", .int, default: .number(64), "image height and width in pixels")],
+        r.register(Builtin("render", [.positional("scenes", .optional(.list))] + params + [.labeled("resolution", .int, default: .number(64), "image height and width in pixels")],
                          doc: "Renders scenes (or n fresh ones, with the same arguments as world.scenes) as an image batch [N, 3, resolution, resolution].",
                          example: "world.render(n: 8, seed: 0, concept: world.concept(\"cones\"))") { a, ip in
             let list: [Scene]
@@ -122,16 +124,16 @@ extension Registry {
             try ip.checkSize([list.count, 3, size, size])
             return .tensor(try Renderer.render(list, size: size))
         }, in: ns, doc: doc)
-        register(Builtin("caption", [.positional("scene", .dict)], doc: "The full caption of a scene.",
+        r.register(Builtin("caption", [.positional("scene", .dict)], doc: "The full caption of a scene.",
                          example: "world.caption(world.scenes(seed: 1)[0])") { a, _ in
             .string(try scene(from: a["scene"]).caption)
         }, in: ns, doc: doc)
-        register(Builtin("concept", [.positional("name", .string)],
+        r.register(Builtin("concept", [.positional("name", .string)],
                          doc: "The constraints of a named reference concept: a dictionary (attribute → allowed values), or a list of them for a concept with modes.",
                          example: "world.concept(\"toy-box\")") { a, _ in
             conceptValue(try namedConcept(try a.string("name"), argument: "name").concept)
         }, in: ns, doc: doc)
-        register(Builtin("references", [.positional("name", .string), .labeled("resolution", .int, default: .number(64), "image height and width in pixels")],
+        r.register(Builtin("references", [.positional("name", .string), .labeled("resolution", .int, default: .number(64), "image height and width in pixels")],
                          doc: "A named concept's reference images: world.render(n: 8, or 16 for the concepts with modes and sea-and-sand, seed: 0, concept: name).",
                          example: "let refs = world.references(\"toy-box\")") { a, ip in
             let (c, count) = try namedConcept(try a.string("name"), argument: "name")
@@ -139,7 +141,7 @@ extension Registry {
             try ip.checkSize([count, 3, size, size])
             return .tensor(try Renderer.render(World.scenes(n: count, seed: 0, concept: c), size: size))
         }, in: ns, doc: doc)
-        register(Builtin("concepts", [], doc: "Names of the reference concepts.", example: "world.concepts()") { _, _ in
+        r.register(Builtin("concepts", [], doc: "Names of the reference concepts.", example: "world.concepts()") { _, _ in
             .list(World.concepts.map { .string($0.name) })
         }, in: ns, doc: doc)
     }

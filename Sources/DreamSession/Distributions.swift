@@ -1,4 +1,5 @@
 import Foundation
+import DreamLang
 import DreamAssets
 import DreamTensor
 import DreamModels
@@ -45,6 +46,12 @@ public final class DistributionValue: DreamObject {
         case "weights": return learned.map { l in .list((l.dist.weights ?? [Float](repeating: 1 / Float(l.dist.k), count: l.dist.k)).map { .number(Double($0)) }) } ?? .none
         default: return nil
         }
+    }
+}
+
+extension DistributionValue: SavableObject {
+    public func save(to path: String) throws {
+        try DistributionFile.save(SavedDistribution(sd: sd, learned: learned, encoded: encoded), to: path)
     }
 }
 
@@ -118,12 +125,17 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
 /// Where learning's defaults come from, for `:help`.
 let learningDefaultsNote = "Arguments not given take the model's own defaults (its folder's model_index.json, \"dream_defaults\"; the built-in model's are the best measured settings on its world), and otherwise the paper's (SD 2.1: K 32, M 4, 1000 steps, lr 1e-3, batch 4, S 4, λ 1e-3, objective \"paper\")."
 
-extension Registry {
+extension Session {
     func registerDistributions() {
+        let r = registry
         let topic = "distributions"
+        r.register(objectFormat: DistributionFile.format) { f in
+            let d = try DistributionFile.load(f) { try self.loadModel($0) }
+            return DistributionValue(sd: d.sd, learned: d.learned, encoded: d.encoded)
+        }
         let seedParam = Param.labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")
         let resumeParam = Param.labeled("resume", .optional(.any), "a saved run to continue (its settings are used; steps counts all steps)")
-        register(Builtin("learn", [.positional("m", .any), .positional("images", .tensor),
+        r.register(Builtin("learn", [.positional("m", .any), .positional("images", .tensor),
                                    .labeled("prompts", .optional(.int), "K soft prompts"),
                                    .labeled("tokens", .optional(.int), "M learned tokens per prompt"),
                                    .labeled("steps", .optional(.int)), .labeled("lr", .optional(.number)),
@@ -140,7 +152,7 @@ extension Registry {
             s.prefix = try a.string("prefix"); s.suffix = try a.string("suffix")
             return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "learn", ip)
         }, topic: topic)
-        register(Builtin("textual_inversion", [.positional("m", .any), .positional("images", .tensor),
+        r.register(Builtin("textual_inversion", [.positional("m", .any), .positional("images", .tensor),
                                                .labeled("tokens", .optional(.int)), .labeled("steps", .optional(.int)),
                                                .labeled("lr", .optional(.number)), .labeled("batch", .optional(.int)),
                                                seedParam, resumeParam],
@@ -171,7 +183,7 @@ extension Registry {
             }
             return (n, Float(gamma), prompt)
         }
-        register(Builtin("draw", [.positional("D", .any)] + drawParams + [seedParam],
+        r.register(Builtin("draw", [.positional("D", .any)] + drawParams + [seedParam],
                          doc: "Conditions [n, 77, d] drawn from a distribution, as sample draws them (a Gaussian: μ + γσε; competing prompts: a prompt k by its weight, μ + γ(H_k − μ)): for the UNet, or one draw held for a text-to-3D distillation.",
                          example: "let c = draw(D, seed: 3)") { a, ip in
             let d = try a.distribution("D")
@@ -179,18 +191,18 @@ extension Registry {
             do { return .tensor(try d.encoded.conditions(n: n, gamma: gamma, seed: try ip.seed(a), prompt: prompt)) }
             catch let e as ModelError { throw ArgumentError("draw: \(e.message)") }
         }, topic: topic)
-        register(Builtin("sample", [.positional("D", .any)] + drawParams + samplingParams + [seedParam],
+        r.register(Builtin("sample", [.positional("D", .any)] + drawParams + samplingParams + [seedParam],
                          doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's μ + γ(H_k − μ)), guided against the empty prompt.",
                          example: "sample(D, n: 8, gamma: 1, steps: 30, seed: 2)") { a, ip in
             let d = try a.distribution("D")
             let (n, gamma, prompt) = try drawArguments(a, d)
-            var o = try generationOptions(a, d.sd)
+            var o = try self.generationOptions(a, d.sd)
             o.seed = try ip.seed(a)
             do {
                 return .tensor(try d.sd.sample(d.encoded, n: n, gamma: gamma, prompt: prompt, o))
             } catch let e as ModelError { throw ArgumentError("sample: \(e.message)") }
         }, topic: topic)
-        register(Builtin("edit", [.positional("D", .any),
+        r.register(Builtin("edit", [.positional("D", .any),
                                   .labeled("prefix", .optional(.string), "words before the learned tokens; default: the distribution's own"),
                                   .labeled("suffix", .optional(.string), "words after the learned tokens; default: the distribution's own")],
                          doc: "Text-guided editing without retraining: the same learned prompts with new words before and after the learned tokens, re-encoded (μ and σ recomputed). The same seed in sample gives the same instances under the new text.",
@@ -204,7 +216,7 @@ extension Registry {
                 return .object(try DistributionValue(sd: d.sd, learned: l.edited(d.sd, prefix: try text("prefix"), suffix: try text("suffix"))))
             } catch let e as ModelError { throw ArgumentError("edit: \(e.message)") }
         }, topic: topic)
-        register(Builtin("mix", [.positional("distributions", .list), .labeled("weights", .optional(.list)), .labeled("gammas", .optional(.list))],
+        r.register(Builtin("mix", [.positional("distributions", .list), .labeled("weights", .optional(.list)), .labeled("gammas", .optional(.list))],
                          doc: "Mixes distributions: μ = Σ wᵢμᵢ, σ = √Σ(wᵢγᵢσᵢ)² (weights are normalised to sum to 1, with a warning).",
                          example: "mix([D1, D2], weights: [0.5, 0.5])") { a, ip in
             let ds = try a.list("distributions").map { v -> DistributionValue in
@@ -231,7 +243,7 @@ extension Registry {
             let (mu, sigma) = try PromptMath.mix(means: ds.map(\.mean), stds: ds.map(\.std), weights: w, gammas: g)
             return .object(DistributionValue(sd: ds[0].sd, learned: nil, encoded: EncodedDistribution(mean: mu, std: sigma)))
         }, topic: topic)
-        register(Builtin("save_embeddings", [.positional("D", .any), .positional("folder", .string),
+        r.register(Builtin("save_embeddings", [.positional("D", .any), .positional("folder", .string),
                                              .labeled("name", .string, default: .string("dream"), "the tokens' name; prompt k becomes <NAME-k>")],
                          doc: "Writes each learned prompt as a textual-inversion embedding, FOLDER/NAME-k.safetensors holding one tensor [M, d] under its token <NAME-k> (a Textual Inversion result: FOLDER/NAME.safetensors, token <NAME>): the single-tensor format that diffusers' load_textual_inversion and AUTOMATIC1111 load for the same base model. Prefix and suffix text are not part of an embedding: write them around the token. Returns the tokens.",
                          example: "save_embeddings(D, \"embeddings\", name: \"cones\")") { a, _ in
@@ -253,7 +265,7 @@ extension Registry {
             }
             return .list(tokens)
         }, topic: topic)
-        register(Builtin("stats", [.positional("D", .any)],
+        r.register(Builtin("stats", [.positional("D", .any)],
                          doc: "Summary figures of a distribution: its objective and learning run, σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ).",
                          example: "stats(D)") { a, _ in
             let d = try a.distribution("D")
@@ -300,82 +312,3 @@ func promptSpread(_ h: Tensor, mean: Tensor) throws -> Double {
     return norm > 0 ? total / Double(k * (k - 1) / 2) / norm.squareRoot() : 0
 }
 
-/// Models loaded by path, shared by the distributions that refer to them.
-nonisolated(unsafe) var loadedModels: [String: StableDiffusion] = [:]
-
-func loadModel(_ path: String, config: String? = nil, prediction: String? = nil) throws -> StableDiffusion {
-    let key = [(path as NSString).standardizingPath, config ?? "", prediction ?? ""].joined(separator: "\u{1}")
-    if let m = loadedModels[key], m.isCurrent { return m }
-    let m = try StableDiffusion(path: path, tokenizer: Assets.clipTokenizer, config: config, prediction: prediction)
-    loadedModels[key] = m
-    return m
-}
-
-/// Distributions in safetensors: prompts (when learned), mean and std, with metadata naming the base
-/// model (path, name, config hash) and the learning settings.
-enum DistributionFile {
-    static let format = "dream-distribution", version = "1"
-
-    static func save(_ d: DistributionValue, to path: String) throws {
-        var tensors = ["mean": d.mean, "std": d.std]
-        let id = d.sd.identity
-        var meta = ["format": format, "format_version": version, "model_path": (d.sd.path as NSString).standardizingPath,
-                    "model_name": id.name, "model_config_hash": id.configHash]
-        if let l = d.learned {
-            tensors["prompts"] = l.dist.prompts
-            if let (m1, m2) = l.moments { tensors["adam_m"] = m1; tensors["adam_v"] = m2 }
-            let s = l.settings
-            meta.merge(["k": "\(l.dist.k)", "m": "\(l.dist.m)", "prefix": l.dist.prefix, "suffix": l.dist.suffix,
-                        "steps": "\(l.completedSteps)", "lr": "\(s.lr)", "batch": "\(s.batch)", "samples": "\(s.samples)",
-                        "ortho": "\(s.ortho)", "seed": "\(s.seed)", "final_loss": "\(l.lastLoss)",
-                        "objective": s.objective.rawValue]) { $1 }
-            if let w = l.dist.weights { tensors["weights"] = try Tensor(w, shape: [w.count]) }
-            if let a = l.assignment { tensors["assignment"] = a }
-        }
-        try SafeTensors.save(tensors, metadata: meta, to: path)
-    }
-
-    /// A distribution from a file written by `save`, bound again to its base model.
-    static func load(_ f: SafeTensorsFile) throws -> DistributionValue {
-        let meta = f.metadata
-        guard meta["format"] == format else { throw FileError(f.path, "not a dream distribution") }
-        guard meta["format_version"] == version else {
-            throw FileError(f.path, "distribution format version \(meta["format_version"] ?? "?") is not supported (this dream reads \(version))")
-        }
-        guard let modelPath = meta["model_path"] else { throw FileError(f.path, "the file does not name its base model") }
-        let sd: StableDiffusion
-        do { sd = try loadModel(modelPath) } catch {
-            throw FileError(f.path, "its base model \(meta["model_name"] ?? "?") (\(modelPath)) cannot be loaded: \(error)")
-        }
-        let id = sd.identity
-        guard id.configHash == meta["model_config_hash"] else {
-            throw FileError(f.path, "learned on model \(meta["model_name"] ?? "?") (config \(meta["model_config_hash"] ?? "?")), but \(modelPath) is now \(id.name) (config \(id.configHash)); refusing to use it with a different model")
-        }
-        guard f.entries["prompts"] != nil else {
-            return DistributionValue(sd: sd, learned: nil, encoded: EncodedDistribution(mean: try f.tensor("mean"), std: try f.tensor("std")))
-        }
-        let learned: LearnedDistribution
-        do {
-            let prompts = try f.tensor("prompts")
-            guard let objective = Objective(rawValue: meta["objective"] ?? "paper") else {
-                throw FileError(f.path, "learned with objective \"\(meta["objective"] ?? "")\", which this dream does not know (objectives: \(Objective.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            let weights = f.entries["weights"] != nil ? try f.tensor("weights").scalars : nil
-            guard objective.isGaussian || weights?.count == prompts.shape[0] else {
-                throw FileError(f.path, "a distribution of competing prompts needs one weight per prompt")
-            }
-            let dist = PromptDistribution(prompts: prompts, prefix: meta["prefix"] ?? "", suffix: meta["suffix"] ?? "", weights: weights)
-            var s = LearningSettings()
-            s.prompts = dist.k; s.tokens = dist.m; s.prefix = dist.prefix; s.suffix = dist.suffix
-            s.lr = Float(meta["lr"] ?? "") ?? s.lr; s.batch = Int(meta["batch"] ?? "") ?? s.batch
-            s.samples = Int(meta["samples"] ?? "") ?? s.samples; s.ortho = Float(meta["ortho"] ?? "") ?? s.ortho
-            s.seed = UInt64(meta["seed"] ?? "") ?? 0; s.objective = objective
-            let l = LearnedDistribution(dist, settings: s)
-            let moments = f.entries["adam_m"] != nil && f.entries["adam_v"] != nil ? (try f.tensor("adam_m"), try f.tensor("adam_v")) : nil
-            l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan, moments: moments,
-                      assignment: f.entries["assignment"] != nil ? try f.tensor("assignment") : nil)
-            learned = l
-        }
-        return try DistributionValue(sd: sd, learned: learned)
-    }
-}

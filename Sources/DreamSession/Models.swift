@@ -1,4 +1,5 @@
 import Foundation
+import DreamLang
 import DreamTensor
 import DreamModels
 import DreamDiffusion
@@ -34,21 +35,22 @@ extension Args {
     }
 }
 
-/// Steps, guidance, sampler and schedule from a call's arguments, with the model's own defaults for
-/// steps and guidance where the call gives none.
-func generationOptions(_ a: Args, _ sd: StableDiffusion) throws -> GenerationOptions {
-    var o = GenerationOptions()
-    o.steps = a.optionalInt("steps") ?? sd.defaultSteps ?? o.steps
-    o.cfg = a.has("cfg") ? Float(try a.number("cfg")) : sd.defaultCFG ?? o.cfg
-    guard o.steps >= 1 else { throw ArgumentError("\(a.function.qualifiedName): steps must be ≥ 1, got \(o.steps)", argument: "steps") }
-    o.sampler = try a.string("sampler"); o.schedule = try a.string("schedule")
-    guard Samplers.all[o.sampler] != nil else {
-        let hint = closest(o.sampler, among: Array(Samplers.all.keys)).map { "; did you mean \"\($0)\"?" } ?? ""
-        throw ArgumentError("\(a.function.qualifiedName): unknown sampler \"\(o.sampler)\"\(hint) (available: \(Samplers.all.keys.sorted().joined(separator: ", ")))", argument: "sampler")
+extension Session {
+    /// Steps, guidance, sampler and schedule from a call's arguments over the model's own defaults
+    /// (`GenerationOptions(for:)`); the sampler from this session's samplers.
+    func generationOptions(_ a: Args, _ sd: StableDiffusion) throws -> GenerationOptions {
+        var o = GenerationOptions(for: sd)
+        if let steps = a.optionalInt("steps") { o.steps = steps }
+        if a.has("cfg") { o.cfg = Float(try a.number("cfg")) }
+        guard o.steps >= 1 else { throw ArgumentError("\(a.function.qualifiedName): steps must be ≥ 1, got \(o.steps)", argument: "steps") }
+        let name = try a.string("sampler")
+        guard let sampler = samplers[name] else {
+            let hint = closest(name, among: samplers.names).map { "; did you mean \"\($0)\"?" } ?? ""
+            throw ArgumentError("\(a.function.qualifiedName): unknown sampler \"\(name)\"\(hint) (available: \(samplers.names.joined(separator: ", ")))", argument: "sampler")
+        }
+        o.sampler = sampler; o.schedule = try a.string("schedule")
+        return o
     }
-    // Small latents: more images per UNet call (SD 1.5 at 64×64 latents: 4; the built-in model: 16).
-    o.batch = max(1, min(16, 16384 / (sd.unet.sampleSize * sd.unet.sampleSize)))
-    return o
 }
 
 /// The sampling arguments `generate` and `sample` share; `generationOptions` reads them.
@@ -59,28 +61,29 @@ let samplingParams: [Param] = [
     .labeled("schedule", .string, default: .string("normal"), "normal (the model's scheduler config, as diffusers), karras or exponential"),
 ]
 
-extension Registry {
+extension Session {
     func registerModels() {
+        let r = registry
         let topic = "models"
         let modelParam = Param.positional("m", .any, "a model from model(PATH)")
-        register(Builtin("model", [.positional("path", .string, "\"builtin\", a diffusers folder or a single-file .safetensors checkpoint"),
+        r.register(Builtin("model", [.positional("path", .string, "\"builtin\", a diffusers folder or a single-file .safetensors checkpoint"),
                                    .labeled("config", .optional(.string), "single file: a diffusers folder whose configs to use instead of inferring them"),
                                    .labeled("prediction", .optional(.string), "single file: \"epsilon\" or \"v_prediction\" (default: ε for SD 1.x, v for SD 2.x)")],
                          doc: "Loads a Stable Diffusion family model: \"builtin\", a diffusers-layout folder, or an original single-file checkpoint (SD 1.x or 2.x, told apart from its shapes).",
                          example: "let m = model(\"models/sd15\")") { a, _ in
             let path = try a.string("path")
             do {
-                if path == "builtin" { return .object(ModelValue(try loadModel(Assets.builtinModel), name: "builtin")) }
-                let m = try loadModel(path, config: a.optionalString("config"), prediction: a.optionalString("prediction"))
+                if path == "builtin" { return .object(ModelValue(try self.loadModel(Assets.builtinModel), name: "builtin")) }
+                let m = try self.loadModel(path, config: a.optionalString("config"), prediction: a.optionalString("prediction"))
                 return .object(ModelValue(m, name: (path as NSString).lastPathComponent))
             } catch let e as ModelError { throw ArgumentError("model: \(e.message)", argument: "path") }
         }, topic: topic)
-        register(Builtin("encode", [modelParam, .positional("text", .string)], doc: "Text-encoder output [1, 77, d]: what the UNet is conditioned on.",
+        r.register(Builtin("encode", [modelParam, .positional("text", .string)], doc: "Text-encoder output [1, 77, d]: what the UNet is conditioned on.",
                          example: "let c = encode(m, \"a red cone\")") { a, _ in
             let sd = try a.model("m")
             return .tensor(try withoutGrad { try sd.encode(try a.string("text")) })
         }, topic: topic)
-        register(Builtin("unet", [modelParam, .positional("latents", .tensor), .positional("t", .oneOf([.number, .ints, .tensor])), .positional("cond", .tensor)],
+        r.register(Builtin("unet", [modelParam, .positional("latents", .tensor), .positional("t", .oneOf([.number, .ints, .tensor])), .positional("cond", .tensor)],
                          doc: "The model's raw prediction (noise or v, per its config) for latents at timestep(s) t under conditioning cond.",
                          example: "unet(m, randn([1, 4, 8, 8], seed: 1), 500, encode(m, \"a cone\"))") { a, _ in
             let sd = try a.model("m"), x = try a.tensor("latents")
@@ -93,21 +96,21 @@ extension Registry {
             }
             do { return .tensor(try sd.unet(x, timesteps: ts, context: try a.tensor("cond"))) } catch let e as ModelError { throw ArgumentError(e.message) }
         }, topic: topic)
-        register(Builtin("decode", [modelParam, .positional("latents", .tensor)], doc: "Images in [0, 1] from latents (divided by the VAE's scaling factor first).",
+        r.register(Builtin("decode", [modelParam, .positional("latents", .tensor)], doc: "Images in [0, 1] from latents (divided by the VAE's scaling factor first).",
                          example: "decode(m, latents)") { a, _ in
             let sd = try a.model("m"), z = try a.tensor("latents")
             do {
                 return .tensor(try withoutGrad { try (sd.vae.decode(z * (1 / sd.vae.scalingFactor)) * 0.5 + 0.5).clamp(min: 0, max: 1) })
             } catch let e as ModelError { throw ArgumentError(e.message, argument: "latents") }
         }, topic: topic)
-        register(Builtin("encode_image", [modelParam, .positional("images", .tensor)], doc: "Latents of images in [0, 1]: the VAE posterior mean × scaling factor.",
+        r.register(Builtin("encode_image", [modelParam, .positional("images", .tensor)], doc: "Latents of images in [0, 1]: the VAE posterior mean × scaling factor.",
                          example: "encode_image(m, load(\"cat.png\"))") { a, _ in
             let sd = try a.model("m"), img = try a.tensor("images")
             do {
                 return .tensor(try withoutGrad { try sd.vae.encodeMean(img * 2 - 1) * sd.vae.scalingFactor })
             } catch let e as ModelError { throw ArgumentError(e.message, argument: "images") }
         }, topic: topic)
-        register(Builtin("generate", [modelParam, .positional("prompt", .oneOf([.string, .list, .tensor]), "a prompt, a list of prompts, or conditions [N, 77, d] (from draw or encode)"),
+        r.register(Builtin("generate", [modelParam, .positional("prompt", .oneOf([.string, .list, .tensor]), "a prompt, a list of prompts, or conditions [N, 77, d] (from draw or encode)"),
                                       .labeled("n", .optional(.int), "images (for a single prompt)")] + samplingParams + [
                                       .labeled("eta", .number, default: .number(0), "DDIM's η (0 deterministic, 1 DDPM-like noise)"),
                                       .labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed"),
@@ -133,7 +136,7 @@ extension Registry {
             default: prompts = []
             }
             guard !prompts.isEmpty || (conditions?.shape[0] ?? 0) > 0 else { throw ArgumentError("generate: no prompts (n must be ≥ 1)", argument: "n") }
-            var o = try generationOptions(a, sd)
+            var o = try self.generationOptions(a, sd)
             o.eta = try a.number("eta")
             guard o.eta >= 0 else { throw ArgumentError("generate: eta must be ≥ 0, got \(formatNumber(o.eta))", argument: "eta") }
             o.seed = try ip.seed(a)
@@ -149,8 +152,8 @@ extension Registry {
                 return .tensor(try sd.generate(prompts, o))
             } catch let e as ModelError { throw ArgumentError("generate: \(e.message)") }
         }, topic: topic)
-        register(Builtin("samplers", [], doc: "Names of the available samplers.", example: "samplers()") { _, _ in
-            .list(Samplers.all.keys.sorted().map { .string($0) })
+        r.register(Builtin("samplers", [], doc: "Names of the available samplers.", example: "samplers()") { _, _ in
+            .list(self.samplers.names.map { .string($0) })
         }, topic: topic)
     }
 }

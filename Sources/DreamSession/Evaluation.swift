@@ -3,43 +3,24 @@ import DreamTensor
 import DreamWorld
 import DreamMethod
 import DreamAssets
+import DreamLang
 
-/// The oracle and the evaluator, loaded on first use from the shipped weights.
-nonisolated(unsafe) var sharedEvaluator: Evaluator? = nil
-
-func evaluator() throws -> Evaluator {
-    if let e = sharedEvaluator { return e }
-    // The cache file names carry a hash of the oracle's weights, so new weights never read old features.
-    let identity = Evaluator.hash(FileManager.default.contents(atPath: Assets.oracle) ?? Data())
-    let e = Evaluator(oracle: try Oracle(path: Assets.oracle), identity: identity, cacheFolder: cacheFolder())
-    sharedEvaluator = e
-    return e
-}
-
-/// Where dream keeps what it computes once per machine (truth-set features): $DREAM_CACHE, else
-/// $XDG_CACHE_HOME/dream, else ~/.cache/dream.
-func cacheFolder() -> String {
-    let env = ProcessInfo.processInfo.environment
-    if let d = env["DREAM_CACHE"], !d.isEmpty { return d }
-    if let x = env["XDG_CACHE_HOME"], !x.isEmpty { return x + "/dream" }
-    return NSHomeDirectory() + "/.cache/dream"
-}
-
-extension Registry {
+extension Session {
     func registerEvaluation() {
+        let r = registry
         let topic = "evaluation"
-        register(Builtin("oracle", [.positional("images", .tensor, "image batch [N, 3, H, W] in [0, 1]")],
+        r.register(Builtin("oracle", [.positional("images", .tensor, "image batch [N, 3, H, W] in [0, 1]")],
                          doc: "The world's attribute classifier: one dictionary of predicted attributes per image.",
                          example: "oracle(world.render(n: 2, seed: 0))") { a, _ in
             let images = try a.tensor("images")
             guard images.rank == 4, images.shape[1] == 3, images.shape[0] > 0 else {
                 throw ArgumentError("oracle: images must be a batch [N, 3, H, W], got \(shapeString(images.shape))", argument: "images")
             }
-            return .list(try evaluator().oracle.predict(images).map { p in
+            return .list(try self.evaluator().oracle.predict(images).map { p in
                 .dict(OrderedDict(Attribute.allCases.map { ($0.rawValue, .string(p[$0]!)) }))
             })
         }, topic: topic)
-        register(Builtin("evaluate", [.positional("images", .tensor, "generated image batch [N, 3, H, W], N > 5"),
+        r.register(Builtin("evaluate", [.positional("images", .tensor, "generated image batch [N, 3, H, W], N > 5"),
                                       .labeled("reference", .oneOf([.string, .dict, .list]), "a concept name, a constraints dictionary, or a list of them (a union of modes)"),
                                       .labeled("references", .optional(.tensor), "the reference images (for ref_distance, tv_refs and novel); default: the concept's reference set (world.render(n: 8, or 16 for a concept with modes, seed: 0, concept: …))")],
                          doc: "Metrics of generated images against a concept (docs/world.md): in_concept, fid, density, coverage, precision, recall, diversity, ref_distance, and the exact measures from the oracle's labels: tv, tv_refs, combinations, novel, entropy, modes (the share of in-concept images in each mode).",
@@ -49,7 +30,7 @@ extension Registry {
             do {
                 let refs = try a.has("references") ? a.tensor("references")
                     : Renderer.render(World.scenes(n: count, seed: 0, concept: c), size: Oracle.resolution)
-                let e = try evaluator().evaluate(images, concept: c, references: refs)
+                let e = try self.evaluator().evaluate(images, concept: c, references: refs)
                 return .dict(OrderedDict(e.metrics.map { ($0.0, .number($0.1)) } + [("modes", .list(e.modes.map { .number($0) }))]))
             } catch let e as TensorError { throw ArgumentError(e.message, argument: "images") }
         }, topic: topic)

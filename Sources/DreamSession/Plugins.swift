@@ -2,6 +2,7 @@ import Foundation
 import CDreamPlugin
 import DreamTensor
 import DreamDiffusion
+import DreamLang
 
 /// A loaded plugin: its file, namespace and what it added.
 public struct PluginInfo {
@@ -25,8 +26,9 @@ public struct PluginError: Error, CustomStringConvertible {
 public final class PluginHost {
     public private(set) var loaded: [PluginInfo] = []
     public let registry: Registry
+    public let samplers: SamplerRegistry
 
-    public init(registry: Registry) { self.registry = registry }
+    public init(registry: Registry, samplers: SamplerRegistry) { self.registry = registry; self.samplers = samplers }
 
     /// The library a plugin name stands for in the search folders: DIR/libNAME.so, or the build output of
     /// a plugin package DIR/NAME/.build/release/libNAME.so (the layout of `Plugins/`). A path is itself.
@@ -83,10 +85,10 @@ public final class PluginHost {
             throw PluginError(message: "plugin \(path): the name \"\(name)\" is already taken")
         }
         for s in r.samplers {
-            do { try Samplers.validate(s.name, family: s.family) } catch { throw PluginError(message: "plugin \(path): \(error)") }
+            do { _ = try samplers.validate(s.name, family: s.family) } catch { throw PluginError(message: "plugin \(path): \(error)") }
         }
         // Everything checked: add it.
-        for s in r.samplers { try Samplers.register(s.name, family: s.family, s.sampler) }
+        for s in r.samplers { try samplers.register(s.name, family: s.family, s.sampler) }
         for f in r.functions {
             let call = f.function
             registry.register(Builtin(f.name, [], variadic: true, doc: f.doc, example: "\(name).\(f.signature)") { a, ip in

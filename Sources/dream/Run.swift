@@ -38,9 +38,6 @@ struct ChunkCollector {
     }
 }
 
-/// Ways a run ends.
-enum Outcome: Error { case quit(Int32) }
-
 func report(_ e: Error) {
     let text: String
     if let d = e as? DreamError { text = d.rendered() } else { text = "error: \(e)" }
@@ -59,12 +56,12 @@ func runStream(_ interp: Interpreter, name: String, readLine next: () -> String?
     var collector = ChunkCollector()
     while let line = next() {
         if let chunk = collector.add(line, name: name) {
-            do { try interp.run(chunk) } catch Outcome.quit(let code) { return code } catch { report(error); return status(of: error) }
+            do { try interp.run(chunk) } catch let q as QuitRequest { return q.status } catch { report(error); return status(of: error) }
         }
         if Job.cancelRequested != 0 { Job.cancelRequested = 0; FileHandle.standardError.write(Data("interrupted\n".utf8)); return 130 }
     }
     if let rest = collector.flush(name: name) {
-        do { try interp.run(rest) } catch Outcome.quit(let code) { return code } catch { report(error); return status(of: error) }
+        do { try interp.run(rest) } catch let q as QuitRequest { return q.status } catch { report(error); return status(of: error) }
     }
     return 0
 }
@@ -75,6 +72,6 @@ func runFile(_ interp: Interpreter, path: String) -> Int32 {
         FileHandle.standardError.write(Data("dream: cannot open \(path): \(FileManager.default.fileExists(atPath: path) ? "not readable as UTF-8 text" : "no such file")\n".utf8))
         return 2
     }
-    do { try interp.run(SourceFile(name: path, text: text)) } catch Outcome.quit(let code) { return code } catch { report(error); return status(of: error) }
+    do { try interp.run(SourceFile(name: path, text: text)) } catch let q as QuitRequest { return q.status } catch { report(error); return status(of: error) }
     return 0
 }
