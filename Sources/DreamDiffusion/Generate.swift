@@ -77,11 +77,7 @@ extension StableDiffusion {
                     let xin = try x * cIn
                     let out = try self.unet(concatenate([xin, xin], axis: 0), timesteps: [Float](repeating: t, count: 2 * m), context: context)
                     let (ou, oc) = (try out.sliced(axis: 0, start: 0, end: m), try out.sliced(axis: 0, start: m))
-                    let guided = try ou + (oc - ou) * o.cfg
-                    switch ns.prediction {
-                    case .epsilon: return try x - guided * Float(sigma)
-                    case .v: return try x * Float(1 / (sigma * sigma + 1)) - guided * Float(sigma / (sigma * sigma + 1).squareRoot())
-                    }
+                    return try ns.denoised(fromOutput: guided(unconditional: ou, conditional: oc, scale: o.cfg), x: x, sigma: sigma)
                 }
                 var rng = RandomGenerator(seed: o.seed &+ 0x5eed &+ UInt64(start) &* 0x9E37_79B9)
                 let x0 = try noise.sliced(axis: 0, start: start, end: end) * Float(sched.initialScale)

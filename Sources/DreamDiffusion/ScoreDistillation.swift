@@ -56,18 +56,14 @@ public struct ScoreDistillation {
             let z0 = z.detached
             let abar = ts.map { ns.alphasCumprod[$0] }
             let perImage = { (v: [Float]) throws -> Tensor in try Tensor(v, shape: [b, 1, 1, 1]) }
-            let sa = try perImage(abar.map { $0.squareRoot() }), sb = try perImage(abar.map { (1 - $0).squareRoot() })
-            let zt = try z0 * sa + eps * sb
+            let zt = try ns.noised(z0, eps, timesteps: ts)
             let c = try conditions.expand(to: [b] + Array(conditions.shape.dropFirst()))
             let un = try unconditional.expand(to: [b] + Array(unconditional.shape.dropFirst()))
             let t = ts.map(Float.init)
             let out = try sd.unet(concatenate([zt, zt], axis: 0), timesteps: t + t, context: concatenate([un, c], axis: 0))
-            var (ou, oc) = (try out.sliced(axis: 0, start: 0, end: b), try out.sliced(axis: 0, start: b))
-            if ns.prediction == .v {   // ε = √ᾱ v + √(1 − ᾱ) z_t
-                ou = try ou * sa + zt * sb
-                oc = try oc * sa + zt * sb
-            }
-            let epsHat = try ou + (oc - ou) * guidance
+            let ou = try ns.epsilon(fromOutput: out.sliced(axis: 0, start: 0, end: b), noisy: zt, timesteps: ts)
+            let oc = try ns.epsilon(fromOutput: out.sliced(axis: 0, start: b), noisy: zt, timesteps: ts)
+            let epsHat = try DreamDiffusion.guided(unconditional: ou, conditional: oc, scale: guidance)
             let diff = try epsHat - eps
             let residual = Double(try (diff * diff).mean().item)
             return (try diff * perImage(abar.map { 1 - $0 }), residual)

@@ -41,9 +41,9 @@ public final class Evaluator {
 
     /// FNV-1a 64 of bytes, as hex (cache file names, the oracle's identity).
     public static func hash<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return String(format: "%016llx", h)
+        var h = FNV1a()
+        h.add(bytes)
+        return h.hex
     }
 
     /// Oracle features of the concept's truth set [2000, D] and their k = 5 neighbour radii: from memory,

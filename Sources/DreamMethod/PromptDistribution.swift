@@ -120,12 +120,12 @@ public struct LearningObjective {
             // Every prompt's own encoding for every image.
             cond = try concatenate([Tensor](repeating: h, count: b), axis: 0)
         }
+        let noisyAll = try ns.noised(z0, noise.noise, timesteps: noise.timesteps)
+        let targetAll = try ns.target(z0, noise.noise, timesteps: noise.timesteps)
         var zt: [Tensor] = [], targets: [Tensor] = [], weights: [Float] = [], ts: [Float] = []
         for i in 0..<b {
             let ab = Double(ns.alphasCumprod[noise.timesteps[i]])
-            let x0 = try z0.sliced(axis: 0, start: i, end: i + 1), n = try noise.noise.sliced(axis: 0, start: i, end: i + 1)
-            let noisy = try x0 * Float(ab.squareRoot()) + n * Float((1 - ab).squareRoot())
-            let target = ns.prediction == .epsilon ? n : try n * Float(ab.squareRoot()) - x0 * Float((1 - ab).squareRoot())
+            let noisy = try noisyAll.sliced(axis: 0, start: i, end: i + 1), target = try targetAll.sliced(axis: 0, start: i, end: i + 1)
             let w = Float(PromptMath.minSNRWeight(alphaBar: ab, vPrediction: ns.prediction == .v))
             for _ in 0..<s { zt.append(noisy); targets.append(target); weights.append(w); ts.append(Float(noise.timesteps[i])) }
         }

@@ -86,9 +86,9 @@ public final class StableDiffusion {
     /// What a learned distribution is tied to: the model's file or folder name and a hash of the component
     /// configs (FNV-1a 64), so that the same model elsewhere on disk is recognised and a different one refused.
     public var identity: (name: String, configHash: String) {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for text in configTexts { for b in text { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
-        return ((path as NSString).lastPathComponent, String(format: "%016llx", h))
+        var h = FNV1a()
+        for text in configTexts { h.add(text) }
+        return ((path as NSString).lastPathComponent, h.hex)
     }
 
     /// Text-encoder output [1, 77, d] for a prompt.

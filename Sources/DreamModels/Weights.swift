@@ -85,9 +85,7 @@ public final class WeightStore {
     public init(initializing seed: UInt64, source: String) {
         self.source = source
         initializer = { key, shape in
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            var rng = RandomGenerator(seed: seed ^ h)
+            var rng = RandomGenerator(seed: seed ^ FNV1a.hash(key.utf8))
             let last = key.split(separator: ".").last ?? ""
             if key.contains("embedding") && shape.count == 2 && !key.contains("time_embedding") { return (try! rng.normal(shape) * 0.02).param() }
             if last == "bias" { return Tensor(zeros: shape).param() }

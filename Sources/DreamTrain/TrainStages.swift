@@ -32,7 +32,7 @@ func trainVAE(_ s: BuiltinSettings) throws -> (VAE, Float) {
     let run = Run(name: "vae", work: s.work, params: store.parameters)
     if try run.resume() { print("vae: resumed at step \(run.step)") }
     print("vae: \(run.parameterCount) parameters")
-    while run.step < s.vaeSteps && stopRequested == 0 {
+    while run.step < s.vaeSteps && !stopRequested {
         var rng = RandomGenerator(seed: stepSeed(s.seed, 1, run.step))
         let scenes = try World.scenes(n: s.vaeBatch, seed: stepSeed(s.seed, 2, run.step))
         let full = try Renderer.render(scenes, size: BuiltinModel.imageSize)
@@ -83,7 +83,7 @@ func trainUNet(_ s: BuiltinSettings, vae: VAE, scaling: Float, tokenizer: CLIPTo
     print("unet + text encoder: \(run.parameterCount) parameters")
     let b = s.unetBatch
     let total = s.unetSteps + s.tuneSteps
-    while run.step < total && stopRequested == 0 {
+    while run.step < total && !stopRequested {
         let tuning = run.step >= s.unetSteps
         var rng = RandomGenerator(seed: stepSeed(s.seed, 4, run.step))
         let scenes = try World.scenes(n: b, seed: stepSeed(s.seed, 5, run.step))
@@ -93,9 +93,7 @@ func trainUNet(_ s: BuiltinSettings, vae: VAE, scaling: Float, tokenizer: CLIPTo
         let ts = (0..<b).map { _ in rng.int(below: ns.trainSteps) }
         let ab = ts.map { Double(ns.alphasCumprod[$0]) }
         let noise = rng.normal(z0.shape)
-        let sa = try Tensor(ab.map { Float($0.squareRoot()) }, shape: [b, 1, 1, 1])
-        let sn = try Tensor(ab.map { Float((1 - $0).squareRoot()) }, shape: [b, 1, 1, 1])
-        let xt = try z0 * sa + noise * sn
+        let xt = try ns.noised(z0, noise, timesteps: ts)
         let pred = try unet(xt, timesteps: ts.map(Float.init), context: context)
         let w = try Tensor(ab.map { Float(PromptMath.minSNRWeight(alphaBar: $0, vPrediction: false)) }, shape: [b, 1, 1, 1])
         let err = try pred - noise
