@@ -7,6 +7,8 @@ import DreamIO
 let sdDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/sd").path
 
+func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { max($0, abs($1)) } }
+
 func assertClose(_ a: Tensor, _ b: Tensor, _ tol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)
     guard a.shape == b.shape else { return }

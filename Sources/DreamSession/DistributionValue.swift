@@ -1,0 +1,70 @@
+import Foundation
+import DreamLang
+import DreamAssets
+import DreamTensor
+import DreamModels
+import DreamDiffusion
+import DreamMethod
+import DreamIO
+
+/// A prompt distribution as a language value: learned (with its prompts) or mixed (mean and σ only).
+public final class DistributionValue: DreamObject {
+    public let sd: StableDiffusion
+    public let learned: LearnedDistribution?
+    /// What sampling uses, encoded once.
+    public let encoded: EncodedDistribution
+    public var mean: Tensor { encoded.mean }
+    public var std: Tensor { encoded.std }
+
+    init(sd: StableDiffusion, learned: LearnedDistribution?, encoded: EncodedDistribution) {
+        self.sd = sd; self.learned = learned; self.encoded = encoded
+    }
+
+    /// A learned distribution's value, encoded from its prompts and text.
+    convenience init(sd: StableDiffusion, learned: LearnedDistribution) throws {
+        self.init(sd: sd, learned: learned, encoded: try learned.dist.encoded(sd))
+    }
+
+    public var typeName: String { "distribution" }
+    public var summary: String {
+        if let l = learned {
+            return "distribution K=\(l.dist.k) M=\(l.dist.m), objective \(l.settings.objective.rawValue), \(l.completedSteps) steps, loss \(formatNumber(Double(l.lastLoss)))"
+        }
+        return "distribution (mixture) \(shapeString(mean.shape))"
+    }
+    public var memberNames: [String] { ["mean", "std", "prompts", "k", "tokens", "steps", "loss", "objective", "weights"] }
+    public func member(_ name: String) throws -> Value? {
+        switch name {
+        case "mean": return .tensor(mean)
+        case "std": return .tensor(std)
+        case "prompts": return learned.map { .tensor($0.dist.prompts) } ?? .none
+        case "k": return learned.map { .number(Double($0.dist.k)) } ?? .none
+        case "tokens": return learned.map { .number(Double($0.dist.m)) } ?? .none
+        case "steps": return learned.map { .number(Double($0.completedSteps)) } ?? .none
+        case "loss": return learned.map { .number(Double($0.lastLoss)) } ?? .none
+        case "objective": return learned.map { .string($0.settings.objective.rawValue) } ?? .none
+        case "weights": return learned.map { l in .list((l.dist.weights ?? [Float](repeating: 1 / Float(l.dist.k), count: l.dist.k)).map { .number(Double($0)) }) } ?? .none
+        default: return nil
+        }
+    }
+}
+
+extension DistributionValue: SavableObject {
+    public func save(to path: String) throws {
+        try DistributionFile.save(SavedDistribution(sd: sd, learned: learned, encoded: encoded), to: path)
+    }
+}
+
+extension Args {
+    func distribution(_ n: String) throws -> DistributionValue {
+        guard case .object(let o) = self[n], let d = o as? DistributionValue else {
+            throw ArgumentError("\(function.qualifiedName): argument '\(n)' must be a distribution (from learn or mix), got \(describeForError(self[n]))", argument: n)
+        }
+        return d
+    }
+
+    func optionalDistribution(_ n: String) throws -> DistributionValue? {
+        if case .none = self[n] { return nil }
+        return try distribution(n)
+    }
+}
