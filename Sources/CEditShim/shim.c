@@ -9,9 +9,9 @@ struct dream_editor {
     History *hist;
     HistEvent ev;
     char prompt[256];
+    dream_complete_fn complete;
+    void *complete_context;
 };
-
-static dream_complete_fn completion_fn = NULL;
 
 static char *prompt_fn(EditLine *el) {
     dream_editor *e = NULL;
@@ -21,7 +21,9 @@ static char *prompt_fn(EditLine *el) {
 
 static unsigned char complete_cmd(EditLine *el, int ch) {
     (void)ch;
-    if (!completion_fn) return CC_ERROR;
+    dream_editor *e = NULL;
+    el_get(el, EL_CLIENTDATA, &e);
+    if (!e || !e->complete) return CC_ERROR;
     const LineInfo *li = el_line(el);
     size_t n = (size_t)(li->cursor - li->buffer);
     char *text = malloc(n + 1);
@@ -29,7 +31,7 @@ static unsigned char complete_cmd(EditLine *el, int ch) {
     memcpy(text, li->buffer, n);
     text[n] = 0;
     int listed = 0;
-    char *insert = completion_fn(text, &listed);
+    char *insert = e->complete(e->complete_context, text, &listed);
     free(text);
     unsigned char result = listed ? CC_REDISPLAY : CC_REFRESH;
     if (insert) {
@@ -72,7 +74,7 @@ void dream_editor_set_prompt(dream_editor *e, const char *prompt) {
     e->prompt[sizeof e->prompt - 1] = 0;
 }
 
-void dream_editor_set_completion(dream_editor *e, dream_complete_fn fn) { (void)e; completion_fn = fn; }
+void dream_editor_set_completion(dream_editor *e, dream_complete_fn fn, void *context) { e->complete = fn; e->complete_context = context; }
 
 char *dream_editor_gets(dream_editor *e, int *interrupted) {
     int count = 0;

@@ -10,9 +10,13 @@ public struct Weight {
     let full: Tensor?
     let half: UnsafeRawPointer?
     let owner: AnyObject?
+    /// Where half weights are widened during inference: their store's buffer.
+    let scratch: WideningBuffer?
 
-    public init(_ t: Tensor) { shape = t.shape; full = t; half = nil; owner = nil }
-    init(shape: [Int], half: UnsafeRawPointer, owner: AnyObject) { self.shape = shape; full = nil; self.half = half; self.owner = owner }
+    public init(_ t: Tensor) { shape = t.shape; full = t; half = nil; owner = nil; scratch = nil }
+    init(shape: [Int], half: UnsafeRawPointer, owner: AnyObject, scratch: WideningBuffer) {
+        self.shape = shape; full = nil; self.half = half; self.owner = owner; self.scratch = scratch
+    }
 
     public var isHalf: Bool { half != nil }
 
@@ -20,27 +24,18 @@ public struct Weight {
     /// recorded slice (so that a trained weight still gets its gradient).
     public func rows(_ rows: Range<Int>) throws -> Weight {
         let width = shape.dropFirst().reduce(1, *), shape = [rows.count] + Array(self.shape.dropFirst())
-        if let half { return Weight(shape: shape, half: half + rows.lowerBound * width * 2, owner: owner!) }
+        if let half { return Weight(shape: shape, half: half + rows.lowerBound * width * 2, owner: owner!, scratch: scratch!) }
         return Weight(try full!.sliced(axis: 0, start: rows.lowerBound, end: rows.upperBound))
     }
 
     /// The values as a Float32 tensor (a fresh one for half weights).
-    /// One buffer reused for widened weights during inference, so that converting a layer's weight does
-    /// not allocate (and fault in) fresh memory for every call. Reused only when nothing else holds it.
-    nonisolated(unsafe) static var scratch: Storage? = nil
-    static let scratchLock = NSLock()
 
     public func tensor() -> Tensor {
         if let full { return full }
         let n = shape.reduce(1, *)
         var storage: Storage
-        if !GradMode.isEnabled {
-            Weight.scratchLock.lock()
-            defer { Weight.scratchLock.unlock() }
-            if Weight.scratch == nil || Weight.scratch!.count < n || !isKnownUniquelyReferenced(&Weight.scratch!) {
-                Weight.scratch = Storage(count: max(n, Weight.scratch?.count ?? 0))
-            }
-            storage = Weight.scratch!
+        if !GradMode.isEnabled, let scratch {
+            storage = scratch.storage(count: n)
         } else {
             storage = Storage(count: n)
         }
@@ -49,5 +44,22 @@ public struct Weight {
         // so wrap when the scratch is larger.
         if storage.count == n { return Tensor(shape: shape, storage: storage) }
         return Tensor(shape: shape, storage: storage.prefix(n))
+    }
+}
+
+/// One buffer per weight store, reused for widened half weights during inference, so that converting a
+/// layer's weight does not allocate (and fault in) fresh memory for every call. Reused only when nothing
+/// else holds it.
+final class WideningBuffer {
+    private var buffer: Storage?
+    private let lock = NSLock()
+
+    func storage(count n: Int) -> Storage {
+        lock.lock()
+        defer { lock.unlock() }
+        if buffer == nil || buffer!.count < n || !isKnownUniquelyReferenced(&buffer!) {
+            buffer = Storage(count: max(n, buffer?.count ?? 0))
+        }
+        return buffer!
     }
 }

@@ -13,6 +13,7 @@ public final class WeightStore {
     var shapes: [String: [Int]] = [:]
     var used = Set<String>()
     var problems: [String] = []
+    let widening = WideningBuffer()
     /// Kept alive: tensors are read lazily from the mapped files.
     var files: [SafeTensorsFile] = []
 
@@ -132,7 +133,7 @@ public final class WeightStore {
     public func takeWeight(_ key: String, _ shape: [Int]) -> Weight {
         if let (p, file) = halves[key], shapes[key] == shape {
             used.insert(key)
-            return Weight(shape: shape, half: p, owner: file)
+            return Weight(shape: shape, half: p, owner: file, scratch: widening)
         }
         return Weight(take(key, shape))
     }

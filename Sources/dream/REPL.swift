@@ -3,8 +3,6 @@ import CEditShim
 import DreamLang
 import DreamTensor
 
-nonisolated(unsafe) var activeCompleter: Completer?
-
 /// The interactive session on a terminal: libedit line editing, persistent history, Tab completion,
 /// continuation lines, Ctrl-C to clear the line or stop a running job. Errors are shown and the session
 /// (with all bindings) goes on.
@@ -26,9 +24,13 @@ struct REPL {
         let history = REPL.historyPath
         try? FileManager.default.createDirectory(atPath: (history as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         _ = dream_history_load(ed, history)
-        activeCompleter = Completer(interp: interp)
-        dream_editor_set_completion(ed) { cLine, listed in
-            guard let cLine, let completer = activeCompleter else { return nil }
+        // The completer crosses the C callback as its context, kept alive for the editor's lifetime.
+        let completer = CompleterBox(Completer(interp: interp))
+        let context = Unmanaged.passRetained(completer)
+        defer { context.release() }
+        dream_editor_set_completion(ed, { ctx, cLine, listed in
+            guard let ctx, let cLine else { return nil }
+            let completer = Unmanaged<CompleterBox>.fromOpaque(ctx).takeUnretainedValue().completer
             let (insert, list) = completer.complete(String(cString: cLine))
             if !list.isEmpty {
                 listed?.pointee = 1
@@ -36,7 +38,7 @@ struct REPL {
                 fflush(stdout)
             }
             return strdup(insert)
-        }
+        }, context.toOpaque())
         print("dream \(dreamVersion) — :help for functions, :quit or Ctrl-D to leave")
         var collector = ChunkCollector()
         while true {
@@ -71,4 +73,10 @@ struct REPL {
             Job.cancelRequested = 0
         }
     }
+}
+
+/// A completer as a class, to cross libedit's completion callback as its context pointer.
+final class CompleterBox {
+    let completer: Completer
+    init(_ c: Completer) { completer = c }
 }

@@ -5,14 +5,15 @@
 
 typedef struct dream_editor dream_editor;
 
-/// Completion callback: given the line up to the cursor, returns a malloc'd string to insert (or NULL),
-/// and may print candidates itself. `listed` is set non-zero when it printed a list (the line is redrawn).
-typedef char *(*dream_complete_fn)(const char *line_to_cursor, int *listed);
+/// Completion callback: given the context it was set with and the line up to the cursor, returns a malloc'd
+/// string to insert (or NULL), and may print candidates itself. `listed` is set non-zero when it printed a
+/// list (the line is redrawn).
+typedef char *(*dream_complete_fn)(void *context, const char *line_to_cursor, int *listed);
 
 dream_editor *dream_editor_open(const char *program, FILE *in, FILE *out, FILE *err);
 void dream_editor_close(dream_editor *e);
 void dream_editor_set_prompt(dream_editor *e, const char *prompt);
-void dream_editor_set_completion(dream_editor *e, dream_complete_fn fn);
+void dream_editor_set_completion(dream_editor *e, dream_complete_fn fn, void *context);
 /// Reads one line (without its newline) into a malloc'd string. Returns NULL at end of input;
 /// sets *interrupted when the read was interrupted by a signal (Ctrl-C) instead.
 char *dream_editor_gets(dream_editor *e, int *interrupted);
