@@ -35,8 +35,12 @@ extension StableDiffusion {
     /// Images [N, 3, H, W] in [0, 1], one per prompt.
     public func generate(_ prompts: [String], _ o: GenerationOptions) throws -> Tensor {
         guard !prompts.isEmpty else { throw ModelError("generate: no prompts") }
-        let cond = try concatenate(prompts.map { try encode($0) }, axis: 0)
-        return try sample(conditions: cond, unconditional: try encode(o.negative), o)
+        return try sample(conditions: try concatenate(prompts.map { try encode($0) }, axis: 0), o)
+    }
+
+    /// Images for conditions [N, 77, d], guided against the encoding of the negative prompt (`o.negative`, "").
+    public func sample(conditions: Tensor, _ o: GenerationOptions) throws -> Tensor {
+        try sample(conditions: conditions, unconditional: try withoutGrad { try encode(o.negative) }, o)
     }
 
     /// Images for given conditioning [N, 77, d] (one per image); the unconditional branch uses

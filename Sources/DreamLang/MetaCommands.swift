@@ -5,10 +5,15 @@ public struct MetaCommand {
     public let name: String
     /// How `:help` shows it, e.g. ":plugin load NAME|PATH".
     public let usage: String
+    /// Other names it answers to (`:exit`, `:q` for `:quit`).
+    public let aliases: [String]
     public let run: (_ rest: String, _ at: SourceLocation, _ ip: Interpreter) throws -> Void
-    public init(_ name: String, usage: String, run: @escaping (String, SourceLocation, Interpreter) throws -> Void) {
-        self.name = name; self.usage = usage; self.run = run
+    public init(_ name: String, usage: String, aliases: [String] = [], run: @escaping (String, SourceLocation, Interpreter) throws -> Void) {
+        self.name = name; self.usage = usage; self.aliases = aliases; self.run = run
     }
+
+    /// `:quit` (`:exit`, `:q`): the language's own, always listed last.
+    static let quit = MetaCommand("quit", usage: ":quit", aliases: ["exit", "q"]) { _, _, _ in throw QuitRequest(status: 0) }
 }
 
 /// `:quit` (and `:exit`, `:q`): the run ends with this exit status; whoever runs the interpreter stops there.
@@ -26,6 +31,6 @@ extension Registry {
 
     /// Every meta-command, `:quit` last.
     public var allMetaCommands: [MetaCommand] {
-        metaCommands + [MetaCommand("quit", usage: ":quit") { _, _, _ in throw QuitRequest(status: 0) }]
+        metaCommands + [MetaCommand.quit]
     }
 }

@@ -80,9 +80,8 @@ public struct EncodedDistribution {
 }
 
 extension StableDiffusion {
-    /// Images from a distribution: its conditions for (n, γ, seed, prompt), guided against the encoding of "".
+    /// Images from a distribution: its conditions for (n, γ, seed, prompt), guided against the negative prompt ("").
     public func sample(_ d: EncodedDistribution, n: Int, gamma: Float, prompt: Int? = nil, _ o: GenerationOptions) throws -> Tensor {
-        try sample(conditions: try d.conditions(n: n, gamma: gamma, seed: o.seed, prompt: prompt),
-                   unconditional: try withoutGrad { try encode("") }, o)
+        try sample(conditions: try d.conditions(n: n, gamma: gamma, seed: o.seed, prompt: prompt), o)
     }
 }

@@ -148,7 +148,7 @@ extension Session {
                 o.size = (s[0], s.count == 2 ? s[1] : s[0])
             }
             do {
-                if let c = conditions { return .tensor(try sd.sample(conditions: c, unconditional: try withoutGrad { try sd.encode(o.negative) }, o)) }
+                if let c = conditions { return .tensor(try sd.sample(conditions: c, o)) }
                 return .tensor(try sd.generate(prompts, o))
             } catch let e as ModelError { throw ArgumentError("generate: \(e.message)") }
         }, topic: topic)
