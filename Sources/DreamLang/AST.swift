@@ -37,14 +37,38 @@ public indirect enum Stmt {
     case bind(String, Expr, SourceLocation)
     case expr(Expr)
     case forLoop(String, Expr, [Stmt], SourceLocation)
+    case whileLoop(Expr, [Stmt], SourceLocation)
     case ifElse(Expr, [Stmt], [Stmt]?, SourceLocation)
+    case breakLoop(SourceLocation)
+    case continueLoop(SourceLocation)
+    case returnValue(Expr?, SourceLocation)
+    case function(FunctionDefinition)
+    /// `import "PATH"`: runs another script once, for its functions and bindings.
+    case importFile(String, SourceLocation)
     /// `:command rest`, with the location of the colon.
     case meta(String, SourceLocation)
 
     public var location: SourceLocation {
         switch self {
-        case .bind(_, _, let l), .forLoop(_, _, _, let l), .ifElse(_, _, _, let l), .meta(_, let l): return l
+        case .bind(_, _, let l), .forLoop(_, _, _, let l), .whileLoop(_, _, let l), .ifElse(_, _, _, let l),
+             .breakLoop(let l), .continueLoop(let l), .returnValue(_, let l), .importFile(_, let l), .meta(_, let l): return l
+        case .function(let f): return f.location
         case .expr(let e): return e.location
         }
     }
+}
+
+/// `func name(a, b: default) { … }`: positional parameters first, then labelled ones with their defaults.
+public struct FunctionDefinition {
+    public struct Parameter {
+        public let name: String
+        public let labeled: Bool
+        public let defaultValue: Expr?
+    }
+    public let name: String
+    public let parameters: [Parameter]
+    public let body: [Stmt]
+    /// The comment lines directly above `func`, without their '#'.
+    public let doc: String
+    public let location: SourceLocation
 }

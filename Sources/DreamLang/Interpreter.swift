@@ -6,6 +6,14 @@ import DreamIO
 public final class Interpreter {
     public let registry: Registry
     public private(set) var globals = OrderedDict()
+    /// The running user function's bindings (nil at the top level, where bindings are global).
+    var locals: Scope?
+    /// User-function calls in progress, for the recursion limit.
+    var callDepth = 0
+    public static let maxCallDepth = 200
+    /// Files imported so far (each runs once) and the chain being imported (for cycles).
+    var imported: Set<String> = []
+    var importing: [String] = []
     /// Where print() and REPL echoes go.
     public var write: (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
     /// Where warnings go.
@@ -83,11 +91,19 @@ public final class Interpreter {
 
     // MARK: Statements
 
+    /// Binds a name in the running function's scope, or globally at the top level.
+    func assign(_ name: String, _ v: Value) {
+        if let locals { locals.bindings[name] = v } else { globals[name] = v }
+    }
+
+    /// Control leaving a loop body or a function early (the parser only allows them where they apply).
+    enum Jump: Error { case breakLoop, continueLoop, returnValue(Value) }
+
     func execute(_ stmt: Stmt, interactive: Bool) throws {
         try step(stmt.location)
         switch stmt {
         case .bind(let name, let e, _):
-            globals[name] = try eval(e)
+            assign(name, try eval(e))
         case .expr(let e):
             let v = try eval(e)
             if interactive, !isNone(v) {
@@ -96,18 +112,25 @@ public final class Interpreter {
             }
         case .forLoop(let name, let seqExpr, let body, _):
             let seq = try eval(seqExpr)
-            func iterate(_ v: Value) throws {
-                globals[name] = v
-                for s in body { try execute(s, interactive: false) }
+            /// One pass of the body; false when it breaks.
+            func iterate(_ v: Value) throws -> Bool {
+                try step(stmt.location)
+                assign(name, v)
+                return try runLoopBody(body)
             }
             switch seq {
-            case .list(let xs): for x in xs { try step(stmt.location); try iterate(x) }
-            case .range(let a, let b, let st): for i in stride(from: a, to: b, by: st) { try step(stmt.location); try iterate(.number(Double(i))) }
-            case .dict(let d): for k in d.keys { try step(stmt.location); try iterate(.string(k)) }
+            case .list(let xs): for x in xs { guard try iterate(x) else { break } }
+            case .range(let a, let b, let st): for i in stride(from: a, to: b, by: st) { guard try iterate(.number(Double(i))) else { break } }
+            case .dict(let d): for k in d.keys { guard try iterate(.string(k)) else { break } }
             case .tensor(let t) where t.rank >= 1:
-                for i in 0..<t.shape[0] { try step(stmt.location); try iterate(.tensor(try t.select(axis: 0, index: i))) }
+                for i in 0..<t.shape[0] { guard try iterate(.tensor(try t.select(axis: 0, index: i))) else { break } }
             default:
                 throw fail("cannot loop over \(describeForError(seq)); expected a list, range or dictionary", at: seqExpr.location)
+            }
+        case .whileLoop(let cond, let body, _):
+            while try truth(try eval(cond), at: cond.location) {
+                try step(stmt.location)
+                guard try runLoopBody(body) else { break }
             }
         case .ifElse(let cond, let body, let elseBody, _):
             if try truth(try eval(cond), at: cond.location) {
@@ -115,9 +138,90 @@ public final class Interpreter {
             } else if let elseBody {
                 for s in elseBody { try execute(s, interactive: false) }
             }
+        case .breakLoop: throw Jump.breakLoop
+        case .continueLoop: throw Jump.continueLoop
+        case .returnValue(let e, _): throw Jump.returnValue(try e.map(eval) ?? .none)
+        case .function(let def):
+            assign(def.name, .function(try userFunction(def)))
+        case .importFile(let path, let loc):
+            try importFile(path, at: loc)
         case .meta(let text, let loc):
             try meta(text, at: loc)
         }
+    }
+
+    /// Runs a loop body once; false when it ended with `break`.
+    func runLoopBody(_ body: [Stmt]) throws -> Bool {
+        do { for s in body { try execute(s, interactive: false) } }
+        catch Jump.continueLoop { return true }
+        catch Jump.breakLoop { return false }
+        return true
+    }
+
+    /// A `func` as a built-in: its parameters take any value, labelled ones their defaults (evaluated where the
+    /// function is defined); a call runs the body in a fresh local scope, in the file that defined it.
+    func userFunction(_ def: FunctionDefinition) throws -> Builtin {
+        let params = try def.parameters.map { p -> Param in
+            p.labeled ? .labeled(p.name, .any, default: try p.defaultValue.map(eval) ?? Value.none) : .positional(p.name, .any)
+        }
+        let file = currentFile, enclosing = locals
+        let place = file.map { "\($0.name):\(def.location.line + $0.lineOffset)" } ?? "line \(def.location.line)"
+        let doc = def.doc.isEmpty ? "A function defined at \(place)." : def.doc
+        return Builtin(def.name, params, doc: doc, example: "") { a, ip in
+            try ip.invoke(def, a, file: file, enclosing: enclosing)
+        }
+    }
+
+    func invoke(_ def: FunctionDefinition, _ a: Args, file: SourceFile?, enclosing: Scope?) throws -> Value {
+        guard callDepth < Interpreter.maxCallDepth else {
+            throw ArgumentError("\(def.name): calls nested more than \(Interpreter.maxCallDepth) deep (a recursion that does not end?)")
+        }
+        let scope = Scope(parent: enclosing)
+        for p in def.parameters { scope.bindings[p.name] = a[p.name] }
+        let (savedLocals, savedFile) = (locals, currentFile)
+        locals = scope; currentFile = file; callDepth += 1
+        defer { locals = savedLocals; currentFile = savedFile; callDepth -= 1 }
+        do {
+            for s in def.body { try execute(s, interactive: false) }
+        } catch Jump.returnValue(let v) {
+            return v
+        } catch var e as DreamError {
+            if e.file == nil { e.file = file }
+            throw e
+        }
+        return .none
+    }
+
+    /// `import "PATH"`: runs a script once per session, relative to the importing file; a cycle is an error
+    /// naming the files.
+    func importFile(_ path: String, at loc: SourceLocation) throws {
+        func absolute(_ p: String, from dir: String) -> String {
+            ((p.hasPrefix("/") ? p : (dir as NSString).appendingPathComponent(p)) as NSString).standardizingPath
+        }
+        let cwd = FileManager.default.currentDirectoryPath
+        var running: String?   // the importing file, when it is a file
+        if let name = currentFile?.name, !name.hasPrefix("<"), FileManager.default.fileExists(atPath: name) { running = absolute(name, from: cwd) }
+        let full = absolute(path, from: running.map { ($0 as NSString).deletingLastPathComponent } ?? cwd)
+        // The chain starts at the file that runs (a script importing a file that imports it back is a cycle).
+        let chain = importing.isEmpty ? (running.map { [$0] } ?? []) : importing
+        if chain.contains(full) {
+            throw fail("import cycle: " + (chain.drop { $0 != full } + [full]).map { ($0 as NSString).lastPathComponent }.joined(separator: " → "), at: loc)
+        }
+        if imported.contains(full) { return }
+        guard let text = try? String(contentsOfFile: full, encoding: .utf8) else { throw fail("import: \(path): no such file or not readable (looked for \(full))", at: loc) }
+        let savedChain = importing
+        importing = chain + [full]
+        defer { importing = savedChain }
+        let savedLocals = locals
+        locals = nil       // an imported file binds globally, even when imported inside a function
+        defer { locals = savedLocals }
+        let savedSteps = steps
+        // Errors name the file as the user would reach it: relative to the importing file's name.
+        let importerDir = currentFile.map { ($0.name as NSString).deletingLastPathComponent } ?? ""
+        let shown = path.hasPrefix("/") || importerDir.isEmpty || running == nil ? path : (importerDir as NSString).appendingPathComponent(path)
+        try run(SourceFile(name: shown, text: text))
+        steps += savedSteps
+        imported.insert(full)
     }
 
     func isNone(_ v: Value) -> Bool { if case .none = v { return true }; return false }
@@ -133,16 +237,25 @@ public final class Interpreter {
 
     // MARK: Expressions
 
+    /// Expressions being evaluated, nested (inside calls of user functions too): the stack's bound.
+    var evalDepth = 0
+    static let maxEvalDepth = 8_000
+
     public func eval(_ e: Expr) throws -> Value {
+        evalDepth += 1
+        defer { evalDepth -= 1 }
+        if evalDepth > Interpreter.maxEvalDepth {
+            throw fail("expressions and calls nested more than \(Interpreter.maxEvalDepth) deep", at: e.location)
+        }
         switch e {
         case .number(let v, _): return .number(v)
         case .string(let s, _): return .string(s)
         case .bool(let b, _): return .bool(b)
         case .name(let n, let loc):
-            if let v = globals[n] { return v }
+            if let v = locals?[n] ?? globals[n] { return v }
             if let f = registry.functions[n] { return .function(f) }
             if let ns = registry.namespaces[n] { return .namespace(ns) }
-            let candidates = globals.keys + Array(registry.functions.keys) + Array(registry.namespaces.keys)
+            let candidates = (locals?.names ?? []) + globals.keys + Array(registry.functions.keys) + Array(registry.namespaces.keys)
             let hint = closest(n, among: candidates).map { "; did you mean '\($0)'?" } ?? ""
             throw fail("unknown name '\(n)'\(hint)", at: loc)
         case .list(let items, _):
@@ -167,7 +280,7 @@ public final class Interpreter {
         case .index(let x, let items, let loc):
             return try index(try eval(x), items, at: loc)
         case .call(let callee, let args, let loc):
-            if case .name(let n, let nameLoc) = callee, globals[n] == nil, registry.functions[n] == nil, registry.namespaces[n] == nil {
+            if case .name(let n, let nameLoc) = callee, locals?[n] == nil, globals[n] == nil, registry.functions[n] == nil, registry.namespaces[n] == nil {
                 let hint = closest(n, among: Array(registry.functions.keys)).map { "; did you mean '\($0)'?" } ?? ""
                 throw fail("unknown function '\(n)'\(hint)", at: nameLoc)
             }
@@ -211,6 +324,8 @@ public final class Interpreter {
             throw DreamError(.interrupted, "interrupted", at: loc, file: currentFile)
         } catch let e as DreamError {
             throw e
+        } catch let q as QuitRequest {
+            throw q
         } catch {
             // Anything else a built-in lets through still gets a place in the source.
             throw fail("\(f.qualifiedName): \(error.localizedDescription)", at: calleeLocation)
@@ -242,6 +357,11 @@ public final class Interpreter {
                 case "-": return .number(x - y)
                 case "*": return .number(x * y)
                 case "/": return .number(x / y)
+                case "%", "//":
+                    guard y != 0 else { throw ArgumentError("'\(op)' by zero") }
+                    // Python's: the quotient rounds down and the remainder takes the divisor's sign.
+                    let q = (x / y).rounded(.down)
+                    return .number(op == "//" ? q : x - y * q)
                 case "**": return .number(Foundation.pow(x, y))
                 case "==": return .bool(x == y)
                 case "!=": return .bool(x != y)
@@ -263,6 +383,9 @@ public final class Interpreter {
             case (.bool(let x), .bool(let y)):
                 if op == "==" { return .bool(x == y) }
                 if op == "!=" { return .bool(x != y) }
+            case (.list, .list) where op == "==" || op == "!=":
+                guard let same = equal(a, b) else { break }
+                return .bool(op == "==" ? same : !same)
             case (.list(let x), .list(let y)) where op == "+":
                 guard x.count + y.count <= maxElements else { throw ArgumentError("list too long (limit \(maxElements) items)") }
                 return .list(x + y)
@@ -295,6 +418,25 @@ public final class Interpreter {
             throw fail("'\(op)' compares numbers (or one-element tensors), not tensors (got \(describeForError(a)) and \(describeForError(b)))", at: loc)
         }
         throw fail("'\(op)' does not apply to \(describeForError(a)) and \(describeForError(b))", at: loc)
+    }
+
+    /// Structural equality of numbers, strings, bools and lists of them (nil where it is not defined).
+    func equal(_ a: Value, _ b: Value) -> Bool? {
+        switch (a, b) {
+        case (.tensor, _), (_, .tensor): return nil
+        case (.number(let x), .number(let y)): return x == y
+        case (.string(let x), .string(let y)): return x == y
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.list(let x), .list(let y)):
+            guard x.count == y.count else { return false }
+            for (u, v) in zip(x, y) {
+                guard let e = equal(u, v) else { return nil }
+                if !e { return false }
+            }
+            return true
+        case (.number, _), (.string, _), (.bool, _), (.list, _): return false
+        default: return nil
+        }
     }
 
     /// a @ b, after checking that the product's size is allowed.
@@ -501,11 +643,12 @@ public final class Interpreter {
             s += "Meta-commands: " + registry.allMetaCommands.map(\.usage).joined(separator: ", ")
             return s
         }
-        if let f = registry.lookup(name) {
+        let user: Builtin? = { if case .function(let f)? = locals?[name] ?? globals[name] { return f }; return nil }()
+        if let f = user ?? registry.lookup(name) {
             var s = f.signature + "\n  " + f.doc
             let documented = f.params.filter { !$0.doc.isEmpty }
             for p in documented { s += "\n  \(p.label.map { $0 + ":" } ?? p.name)  \(p.doc)" }
-            s += "\n  example: " + f.example
+            if !f.example.isEmpty { s += "\n  example: " + f.example }
             return s
         }
         if let ns = registry.namespaces[name] {

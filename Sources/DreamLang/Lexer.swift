@@ -4,12 +4,16 @@ public enum TokenKind: Equatable {
     case number(Double)
     case string(String)
     case identifier(String)
-    case keyword(String)     // let for in if else true false
+    case keyword(String)     // Lexer.keywords
     case symbol(String)      // punctuation and operators
     case meta(String)        // a whole ":command args" line
     case newline
     case eof
 }
+
+/// The reserved words (completion offers them too).
+public let languageKeywords: Set<String> = ["let", "for", "in", "while", "break", "continue", "if", "else", "true", "false",
+                                            "func", "return", "import"]
 
 public struct Token: Equatable {
     public let kind: TokenKind
@@ -20,8 +24,8 @@ public struct Token: Equatable {
 /// newlines inside { } separate statements. A line whose first non-blank character is ':' is one
 /// meta-command token.
 struct Lexer {
-    static let keywords: Set<String> = ["let", "for", "in", "if", "else", "true", "false"]
-    static let symbols = ["**", "==", "!=", "<=", ">=", "&&", "||", "...", "+", "-", "*", "/", "@", "<", ">", "=", "!",
+    static let keywords = languageKeywords
+    static let symbols = ["**", "==", "!=", "<=", ">=", "&&", "||", "...", "//", "+", "-", "*", "/", "%", "@", "<", ">", "=", "!",
                           "(", ")", "[", "]", "{", "}", ",", ":", ";", "."]
 
     let file: SourceFile

@@ -117,12 +117,88 @@ public struct Parser {
             guard isKeyword("in") else { throw error("expected 'in' after 'for \(name)', found \(describe(tok))") }
             p += 1
             let seq = try expression()
-            return .forLoop(name, seq, try block(), t.location)
+            return .forLoop(name, seq, try loopBody(), t.location)
+        case .keyword("while"):
+            p += 1
+            let cond = try expression()
+            return .whileLoop(cond, try loopBody(), t.location)
+        case .keyword("break"), .keyword("continue"):
+            p += 1
+            guard loopDepth > 0 else { throw error("'\(t.kind == .keyword("break") ? "break" : "continue")' outside a loop", at: t) }
+            return t.kind == .keyword("break") ? .breakLoop(t.location) : .continueLoop(t.location)
+        case .keyword("return"):
+            p += 1
+            guard functionDepth > 0 else { throw error("'return' outside a function", at: t) }
+            switch tok.kind {
+            case .newline, .eof, .symbol(";"), .symbol("}"): return .returnValue(nil, t.location)
+            default: return .returnValue(try expression(), t.location)
+            }
+        case .keyword("func"):
+            return try functionDefinition()
+        case .keyword("import"):
+            p += 1
+            guard case .string(let path) = tok.kind else { throw error("expected a file name in quotes after 'import', as in import \"lib/measures.dream\"") }
+            p += 1
+            return .importFile(path, t.location)
         case .keyword("if"):
             return try ifStatement()
         default:
             return .expr(try expression())
         }
+    }
+
+    var loopDepth = 0, functionDepth = 0
+
+    mutating func loopBody() throws -> [Stmt] {
+        loopDepth += 1
+        defer { loopDepth -= 1 }
+        return try block()
+    }
+
+    mutating func functionDefinition() throws -> Stmt {
+        let t = tok
+        p += 1
+        guard case .identifier(let name) = tok.kind else { throw error("expected a function name after 'func', found \(describe(tok))") }
+        p += 1
+        let opener = try expect("(", "after 'func \(name)'")
+        var params: [FunctionDefinition.Parameter] = []
+        while !isSymbol(")") {
+            let pt = tok
+            guard case .identifier(let pname) = tok.kind else {
+                if tok.kind == .eof { throw error("expected ')' to close the parameters of '\(name)'") }
+                throw error("expected a parameter name, found \(describe(tok))")
+            }
+            p += 1
+            if params.contains(where: { $0.name == pname }) { throw error("parameter '\(pname)' is named twice", at: pt) }
+            if isSymbol(":") {
+                p += 1
+                params.append(.init(name: pname, labeled: true, defaultValue: try expression()))
+            } else {
+                if params.contains(where: \.labeled) { throw error("positional parameter '\(pname)' after labelled ones", at: pt) }
+                params.append(.init(name: pname, labeled: false, defaultValue: nil))
+            }
+            if isSymbol(",") { p += 1 } else if !isSymbol(")") { try close(")", opener: opener, "or ',' in the parameters") }
+        }
+        p += 1
+        let savedLoops = loopDepth
+        loopDepth = 0; functionDepth += 1
+        defer { loopDepth = savedLoops; functionDepth -= 1 }
+        let body = try block()
+        return .function(FunctionDefinition(name: name, parameters: params, body: body, doc: leadingComment(before: t.location.line), location: t.location))
+    }
+
+    /// The comment lines directly above a line (a function's documentation).
+    func leadingComment(before line: Int) -> String {
+        let lines = file.text.split(separator: "\n", omittingEmptySubsequences: false)
+        var doc: [String] = []
+        var i = line - 2
+        while i >= 0 && i < lines.count {
+            let l = lines[i].trimmingCharacters(in: .whitespaces)
+            guard l.hasPrefix("#") && !l.hasPrefix("#!") else { break }
+            doc.insert(String(l.dropFirst()).trimmingCharacters(in: .whitespaces), at: 0)
+            i -= 1
+        }
+        return doc.joined(separator: " ")
     }
 
     mutating func ifStatement() throws -> Stmt {
@@ -151,7 +227,7 @@ public struct Parser {
         return try binary(0)
     }
 
-    static let levels: [[String]] = [["||"], ["&&"], ["==", "!=", "<", "<=", ">", ">="], ["+", "-"], ["*", "/", "@"]]
+    static let levels: [[String]] = [["||"], ["&&"], ["==", "!=", "<", "<=", ">", ">="], ["+", "-"], ["*", "/", "//", "%", "@"]]
 
     mutating func binary(_ level: Int) throws -> Expr {
         if level == Parser.levels.count { return try unary() }

@@ -14,6 +14,11 @@ struct Assignment {
         scores = [Float](repeating: 0, count: references * prompts)
     }
 
+    /// Running scores as a run saved them ([N · K], row-major).
+    init(scores: [Float], prompts: Int) {
+        self.references = scores.count / prompts; self.prompts = prompts; self.scores = scores
+    }
+
     /// Folds reference i's losses under every prompt into its running scores; returns its prompt.
     mutating func update(_ i: Int, losses: [Float]) -> Int {
         let mean = losses.reduce(0, +) / Float(losses.count)

@@ -33,6 +33,7 @@ public enum DistributionFile {
                         "objective": s.objective.rawValue]) { $1 }
             if let w = l.dist.weights { tensors["weights"] = try Tensor(w, shape: [w.count]) }
             if let a = l.assignment { tensors["assignment"] = a }
+            if let sh = l.shared { tensors["shared"] = sh }
         }
         try SafeTensors.save(tensors, metadata: meta, to: path)
     }
@@ -75,7 +76,8 @@ public enum DistributionFile {
             let l = LearnedDistribution(dist, settings: s)
             let moments = f.entries["adam_m"] != nil && f.entries["adam_v"] != nil ? (try f.tensor("adam_m"), try f.tensor("adam_v")) : nil
             l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan, moments: moments,
-                      assignment: f.entries["assignment"] != nil ? try f.tensor("assignment") : nil)
+                      assignment: f.entries["assignment"] != nil ? try f.tensor("assignment") : nil,
+                      shared: f.entries["shared"] != nil ? try f.tensor("shared") : nil)
             learned = l
         }
         return SavedDistribution(sd: sd, learned: learned, encoded: try learned.dist.encoded(sd))

@@ -36,6 +36,9 @@ public final class LearnedDistribution {
     public internal(set) var lastLoss: Float = .nan
     /// AdamW's moment estimates after the last completed step, so that a run continues exactly.
     public internal(set) var moments: (Tensor, Tensor)?
+    /// Competing prompts: the part [1, M, d] every prompt shares (prompt k = shared + its own part), which
+    /// learns from every reference while each prompt's own part learns from the references it explains.
+    public internal(set) var shared: Tensor?
     /// Competing prompts: per reference and prompt, the running relative loss that assigns references to
     /// prompts [N, K] (0 where a reference was not yet seen), so that a run continues exactly.
     public internal(set) var assignment: Tensor?
@@ -44,8 +47,8 @@ public final class LearnedDistribution {
     public init(_ dist: PromptDistribution, settings: LearningSettings) { self.dist = dist; self.settings = settings }
 
     /// Progress figures (and optimiser state, when saved) of a distribution read back from a file.
-    public func restore(steps: Int, loss: Float, moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil) {
-        completedSteps = steps; lastLoss = loss; self.moments = moments; self.assignment = assignment
+    public func restore(steps: Int, loss: Float, moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil, shared: Tensor? = nil) {
+        completedSteps = steps; lastLoss = loss; self.moments = moments; self.assignment = assignment; self.shared = shared
     }
 }
 
@@ -83,9 +86,26 @@ extension StableDiffusion {
         result.lastLoss = resume?.lastLoss ?? .nan
         let objective = LearningObjective(s.objective, samples: s.samples, orthoWeight: s.ortho)
         let ns = try noiseSchedule
-        let v = dist.prompts.param()
+        // The trained parameter: the prompts themselves, or for competing prompts [K + 1, M, d], each prompt's own
+        // part and (last row) the part they share. Sharing gives every prompt what all references have in common
+        // at the rate of every step: alone, a prompt that explains one or two of 8 references is trained on a
+        // quarter of the steps and draws less of the concept (docs/experiments.md).
+        let k = dist.k
+        let v: Tensor
+        if s.objective == .compete {
+            let shared = resume?.shared ?? Tensor(zeros: [1, dist.m, dist.prompts.shape[2]])
+            v = try concatenate([dist.prompts - shared, shared], axis: 0).param()
+        } else {
+            v = dist.prompts.param()
+        }
+        func prompts(_ v: Tensor) throws -> Tensor {
+            s.objective == .compete ? try v.sliced(axis: 0, start: 0, end: k) + v.sliced(axis: 0, start: k, end: k + 1) : v
+        }
         let opt = AdamW([v], lr: s.lr, weightDecay: s.weightDecay)
         if let r = resume, first > 0 {
+            guard s.objective != .compete || r.shared != nil else {
+                throw ModelError("cannot resume: the saved run of competing prompts has no shared part (saved by an older dream); learn it again")
+            }
             guard let mv = r.moments else {
                 throw ModelError("cannot resume: the saved distribution has no optimiser state (it was mixed, or saved by an older dream)")
             }
@@ -118,17 +138,20 @@ extension StableDiffusion {
             let noise = StepNoise(batch: b, samples: s.samples, latentShape: Array(z0.shape.dropFirst()),
                                   context: [tokenizer.maxLength, textEncoder.hidden], trainSteps: ns.trainSteps, seed: rng.seed &+ rng.offset)
             let choose: ((Int, [Float]) -> Int)? = s.objective == .compete ? { assignment.update(picked[$0], losses: $1) } : nil
-            let loss = try objective.lossAndChoices(self, dist, vectors: v, latents: z0, noise: noise, choose: choose).loss
+            let loss = try objective.lossAndChoices(self, dist, vectors: try prompts(v), latents: z0, noise: noise, choose: choose).loss
             let (g, _) = try clipGradNorm(try gradients(of: loss, wrt: [v]), maxNorm: s.clip)
             try opt.update(g)
             result.completedSteps = step + 1
             result.lastLoss = try loss.item
             result.moments = opt.moments[0]
-            if s.objective == .compete { result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts]) }
+            if s.objective == .compete {
+                result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts])
+                result.shared = try v.detached.sliced(axis: 0, start: k, end: k + 1).copy()
+            }
             progress.update(step + 1, note: String(format: "loss %.4f", result.lastLoss))
             onStep?(step + 1, result.lastLoss)
         }
-        dist.prompts = v.detached
+        dist.prompts = try prompts(v.detached).copy()
         if s.objective == .compete { dist.weights = assignment.weights }
         return result
     }

@@ -5,7 +5,7 @@ import DreamLang
 /// inside a string.
 struct Completer {
     let interp: Interpreter
-    static let keywords = ["let", "for", "in", "if", "else", "true", "false"]
+    static let keywords = languageKeywords.sorted()
 
     /// Candidates for the word before the cursor, and that word.
     func candidates(for line: String) -> (word: String, items: [String]) {

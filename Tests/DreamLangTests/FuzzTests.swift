@@ -25,7 +25,9 @@ final class FuzzTests: XCTestCase {
                             "\"", "\"s\"", "#", "0", "1", "-1", "2.5", "1e9", "1e300", "x", "y", "d", "xs", "i", "randn",
                             "zeros", "ones", "tensor", "reshape", "cat", "stack", "conv2d", "sum", "mean", "softmax",
                             "attention", "grad", "param", "range", "len", "print", "seed:", "axis:", "heads:", "padding:",
-                            ":vars", ":help", ":time", ":load", "shape", "[2, 3]", "[3]", "x.shape", "d[\"a\"]"]
+                            ":vars", ":help", ":time", ":load", "shape", "[2, 3]", "[3]", "x.shape", "d[\"a\"]",
+                            "func", "f(", "func f(a, b: 1) {", "return", "while", "break", "continue", "import", "import \"lib/x.dream\"",
+                            "%", "//", "exit(", "error(\"e\")", "assert(", "keys(", "contains("]
 
     func testFuzzParserAndEvaluator() throws {
         let corpus = try FileManager.default.contentsOfDirectory(atPath: transcriptsDir.path)

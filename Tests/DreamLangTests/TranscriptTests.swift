@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// Golden transcripts: each Tests/Transcripts/NAME.dream runs through the real binary in a fresh
-/// directory; stdout, stderr and the exit status must equal NAME.out, NAME.err (absent: empty) and
+/// directory (with Tests/Transcripts/lib, for imports); stdout, stderr and the exit status must equal NAME.out, NAME.err (absent: empty) and
 /// NAME.code (absent: 0). NAME.args (JSON list, "{}" = the script, "{fixtures}" = Tests/Fixtures) replaces the command line, NAME.stdin
 /// is piped in (and the script is not passed), NAME.interrupt sends Ctrl-C after that many seconds.
 /// DREAM_RECORD=1 rewrites the expected files from what the binary does (review the diff!).
@@ -17,7 +17,8 @@ final class TranscriptTests: XCTestCase {
             func aux(_ ext: String) -> String? { try? String(contentsOf: transcriptsDir.appendingPathComponent("\(name).\(ext)"), encoding: .utf8) }
             let dir = makeTempDir()
             defer { try? fm.removeItem(at: dir) }
-            for f in try fm.contentsOfDirectory(atPath: transcriptsDir.path) where f == file || f.hasSuffix(".txt") {
+            // The script, text inputs and lib/ (the modules the import transcripts import).
+            for f in try fm.contentsOfDirectory(atPath: transcriptsDir.path) where f == file || f.hasSuffix(".txt") || f == "lib" {
                 try fm.copyItem(at: transcriptsDir.appendingPathComponent(f), to: dir.appendingPathComponent(f))
             }
             let stdin = aux("stdin")

@@ -44,6 +44,32 @@ final class LearningTests: XCTestCase {
         // The tiny random UNet listens to its conditioning only a little: the loss moves by tenths of a percent.
         XCTAssertLessThan(after, before - 1e-3, "loss \(before) → \(after)")
     }
+
+    /// Competing prompts share a part that learns from every reference: after one step with one reference,
+    /// the two prompts that did not explain it moved by the same shared step (AdamW's first step, lr per
+    /// element where the gradient is not tiny) beside the weight decay of their own part, and the prompt
+    /// that explained it moved differently.
+    func testCompetingPromptsShareAPartThatLearnsFromEveryReference() throws {
+        let sd = try StableDiffusion(path: "\(sdDir)/sd1")
+        var s = LearningSettings()
+        s.objective = .compete; s.prompts = 3; s.tokens = 2; s.steps = 1; s.batch = 1; s.lr = 1e-2; s.seed = 4
+        s.ortho = 0   // the orthogonality term would give every prompt a gradient of its own
+        let latents = try Tensor.randn([2, 4, 8, 8], seed: 9) * 0.8
+        let learned = try sd.learn(latents: latents, s)
+        let start = PromptDistribution(k: 3, m: 2, width: sd.textEncoder.hidden, seed: s.seed).prompts
+        let decay = 1 - s.lr * s.weightDecay
+        let rows = try (0..<3).map { k in
+            try (learned.dist.prompts.sliced(axis: 0, start: k, end: k + 1) - start.sliced(axis: 0, start: k, end: k + 1) * decay).scalars
+        }
+        let winner = try XCTUnwrap(learned.assignment.flatMap { a in Assignment(scores: a.scalars, prompts: 3).best(0) ?? Assignment(scores: a.scalars, prompts: 3).best(1) })
+        let others = (0..<3).filter { $0 != winner }
+        let sharedStep = try XCTUnwrap(learned.shared).scalars
+        for k in others {
+            XCTAssertLessThan(zip(rows[k], sharedStep).map { abs($0 - $1) }.max()!, 1e-6, "prompt \(k) moved by the shared step alone")
+        }
+        XCTAssertEqual(sharedStep.map(abs).max()!, s.lr, accuracy: s.lr * 0.01)
+        XCTAssertGreaterThan(zip(rows[winner], sharedStep).map { abs($0 - $1) }.max()!, s.lr / 2, "the explaining prompt's own part moved too")
+    }
 }
 
 func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { max($0, abs($1)) } }

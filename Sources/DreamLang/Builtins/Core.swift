@@ -26,6 +26,23 @@ extension Registry {
             case let v: throw ArgumentError("len: \(describeForError(v)) has no length", argument: "x")
             }
         }, topic: "core")
+        register(Builtin("keys", [.positional("d", .dict)], doc: "A dictionary's keys, in the order they were added.",
+                         example: "for k in keys(stats(D)) { print(k) }") { a, _ in
+            guard case .dict(let d) = a["d"] else { throw ArgumentError("keys: expected a dictionary", argument: "d") }
+            return .list(d.keys.map { .string($0) })
+        }, topic: "core")
+        register(Builtin("contains", [.positional("collection", .any), .positional("item", .any)],
+                         doc: "Whether a list holds the item, a dictionary has the key, or a string contains the text.",
+                         example: "if contains(result, \"ti\") { print(result[\"ti\"]) }") { a, ip in
+            switch (a["collection"], a["item"]) {
+            case (.dict(let d), .string(let k)): return .bool(d[k] != nil)
+            case (.string(let s), .string(let t)): return .bool(t.isEmpty || s.contains(t))
+            case (.list(let xs), let x): return .bool(xs.contains { ip.equal($0, x) == true })
+            case (.range(let lo, let hi, let st), .number(let x)):
+                return .bool(x == x.rounded() && x >= Double(lo) && x < Double(hi) && (Int(x) - lo) % st == 0)
+            case let (c, x): throw ArgumentError("contains: cannot look for \(describeForError(x)) in \(describeForError(c)) (a list, a dictionary by key, a string by text)", argument: "collection")
+            }
+        }, topic: "core")
         register(Builtin("str", [.positional("x", .any), .labeled("digits", .optional(.int), "a number with this many decimals")],
                          doc: "The value as text, as print shows it (a number with a fixed number of decimals when digits: is given).",
                          example: "\"loss \" + str(0.12345, digits: 3)") { a, _ in
@@ -48,6 +65,34 @@ extension Registry {
         }, topic: "core")
         register(Builtin("type", [.positional("x", .any)], doc: "The name of a value's type.", example: "type(x)") { a, _ in
             .string(a["x"].typeName)
+        }, topic: "core")
+        register(Builtin("exit", [.positional("code", .int, default: .number(0))],
+                         doc: "Ends the script (or the session) now with this exit status (0 success, 1–125 failure).",
+                         example: "if len(args) == 0 { exit(2) }") { a, _ in
+            let code = try a.int("code")
+            guard (0...125).contains(code) else { throw ArgumentError("exit: the status must be 0…125, got \(code)", argument: "code") }
+            throw QuitRequest(status: Int32(code))
+        }, topic: "core")
+        register(Builtin("error", [.positional("message", .string)],
+                         doc: "Stops with this message, located at the call (a script exits with status 1).",
+                         example: "if len(args) < 2 { error(\"usage: split.dream IN OUT\") }") { a, _ in
+            throw ArgumentError(try a.string("message"))
+        }, topic: "core")
+        register(Builtin("assert", [.positional("condition", .any), .positional("message", .string, default: .string(""))],
+                         doc: "Stops with \"assertion failed: MESSAGE\" unless the condition holds (true, a non-zero number or one-element tensor).",
+                         example: "assert(x.shape == [2, 3], \"x must be 2×3\")") { a, ip in
+            let holds: Bool
+            switch a["condition"] {
+            case .bool(let b): holds = b
+            case .number(let x): holds = x != 0
+            case .tensor(let t) where t.count == 1: holds = try t.item != 0
+            case let v: throw ArgumentError("assert: the condition must be true or false, got \(describeForError(v))", argument: "condition")
+            }
+            if !holds {
+                let m = try a.string("message")
+                throw ArgumentError("assertion failed" + (m.isEmpty ? "" : ": " + m))
+            }
+            return .none
         }, topic: "core")
     }
 }
