@@ -90,10 +90,16 @@ public enum PNG {
     /// Writes an image batch as an 8-bit RGB (3 channels) or RGBA (4 channels) PNG, several images as
     /// a grid, atomically.
     public static func write(_ images: Tensor, to path: String, columns: Int? = nil) throws {
-        let g: Tensor
-        do { g = try grid(images, columns: columns) } catch let e as TensorError { throw FileError(path, e.message) }
+        let encoded: [UInt8]
+        do { encoded = try encode(images, columns: columns) } catch let e as TensorError { throw FileError(path, e.message) }
+        try writeAtomically(path) { write in try encoded.withUnsafeBytes { try write($0) } }
+    }
+
+    /// The PNG file's bytes for an image batch (a grid when several), as `write` stores them.
+    public static func encode(_ images: Tensor, columns: Int? = nil) throws -> [UInt8] {
+        let g = try grid(images, columns: columns)
         let (c, h, w) = (g.shape[0], g.shape[1], g.shape[2])
-        guard w * h <= maxPixels else { throw FileError(path, "image \(w)×\(h) is too large to write") }
+        try require(w * h <= maxPixels, "image \(w)×\(h) is too large to write")
         var pixels = [UInt8](repeating: 0, count: c * h * w)
         let plane = h * w
         for i in 0..<plane {
@@ -108,12 +114,12 @@ public enum PNG {
         image.format = formatColor | (c == 4 ? formatAlpha : 0)
         var size: png_alloc_size_t = 0
         let probe = pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }
-        guard probe != 0 else { throw FileError(path, "cannot encode PNG: \(message(&image))") }
+        try require(probe != 0, "cannot encode PNG: \(message(&image))")
         var encoded = [UInt8](repeating: 0, count: Int(size))
         let ok = encoded.withUnsafeMutableBytes { out in
             pixels.withUnsafeBytes { png_image_write_to_memory(&image, out.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
         }
-        guard ok != 0 else { throw FileError(path, "cannot encode PNG: \(message(&image))") }
-        try writeAtomically(path) { write in try encoded.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(size)))) } }
+        try require(ok != 0, "cannot encode PNG: \(message(&image))")
+        return Array(encoded.prefix(Int(size)))
     }
 }

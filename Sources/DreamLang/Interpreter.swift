@@ -18,6 +18,8 @@ public final class Interpreter {
     public var write: (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
     /// Where warnings go.
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
+    /// The terminal the output goes to, for `show` (nil: not a terminal, nothing is drawn).
+    public var display: TerminalDisplay?
     /// `--seed`: calls that take `seed:` and are not given one draw seeds from this, in call order.
     public var defaultSeed: UInt64 = 0
     var seedCounter: UInt64 = 0

@@ -83,6 +83,7 @@ session.loadPlugins { FileHandle.standardError.write(Data("dream: warning: \($0)
 let interp = Interpreter(registry: session.registry)
 interp.defaultSeed = seed
 interp.scriptArguments = scriptArgs
+interp.display = terminalDisplay()
 
 let stdinIsTTY = isatty(0) != 0
 var exitCode: Int32 = 0

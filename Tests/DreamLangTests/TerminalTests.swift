@@ -92,6 +92,7 @@ final class TerminalTests: XCTestCase {
         var env = ProcessInfo.processInfo.environment
         env["XDG_STATE_HOME"] = dir.appendingPathComponent("state").path
         env["TERM"] = "xterm"
+        for k in ["TERM_PROGRAM", "KITTY_WINDOW_ID", "TMUX", "DREAM_SHOW"] { env[k] = nil }   // no image protocol
         return env
     }
 
@@ -139,6 +140,13 @@ final class TerminalTests: XCTestCase {
         t.send("2, 3]\r")
         t.send("print(len(m))\r")
         t.expect("3\n", after: mark)
+
+        // show draws half-blocks on a terminal without an image protocol: a red-over-blue 1×2 image is one
+        // cell, '▀' in red on blue.
+        mark = t.screen.count
+        t.send("show(reshape(tensor([1, 0, 0, 0, 0, 1]), [1, 3, 2, 1]))\r")
+        t.expect("▀", after: t.plain.count)
+        XCTAssertTrue(t.screen.dropFirst(mark).contains("\u{1B}[38;2;255;0;0m\u{1B}[48;2;0;0;255m▀\u{1B}[0m"), t.screen)
 
         // Ctrl-C during a long computation returns to the prompt with the bindings intact.
         mark = t.plain.count

@@ -152,6 +152,7 @@ extension Registry {
         r.registerCore()
         r.registerTensors()
         r.registerFiles()
+        r.registerPictures()
         r.registerMetaCommands()
         return r
     }
