@@ -34,6 +34,7 @@ public enum DistributionFile {
             if let w = l.dist.weights { tensors["weights"] = try Tensor(w, shape: [w.count]) }
             if let a = l.assignment { tensors["assignment"] = a }
             if let sh = l.shared { tensors["shared"] = sh }
+            if !l.losses.isEmpty { tensors["losses"] = try Tensor(l.losses, shape: [l.losses.count]) }
         }
         try SafeTensors.save(tensors, metadata: meta, to: path)
     }
@@ -75,7 +76,8 @@ public enum DistributionFile {
             s.seed = UInt64(meta["seed"] ?? "") ?? 0; s.objective = objective
             let l = LearnedDistribution(dist, settings: s)
             let moments = f.entries["adam_m"] != nil && f.entries["adam_v"] != nil ? (try f.tensor("adam_m"), try f.tensor("adam_v")) : nil
-            l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan, moments: moments,
+            l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan,
+                      losses: f.entries["losses"] != nil ? try f.tensor("losses").scalars : [], moments: moments,
                       assignment: f.entries["assignment"] != nil ? try f.tensor("assignment") : nil,
                       shared: f.entries["shared"] != nil ? try f.tensor("shared") : nil)
             learned = l

@@ -34,6 +34,8 @@ public final class LearnedDistribution {
     public let settings: LearningSettings
     public internal(set) var completedSteps = 0
     public internal(set) var lastLoss: Float = .nan
+    /// The loss of every completed step, in order (a resumed run continues the saved list).
+    public internal(set) var losses: [Float] = []
     /// AdamW's moment estimates after the last completed step, so that a run continues exactly.
     public internal(set) var moments: (Tensor, Tensor)?
     /// Competing prompts: the part [1, M, d] every prompt shares (prompt k = shared + its own part), which
@@ -47,8 +49,8 @@ public final class LearnedDistribution {
     public init(_ dist: PromptDistribution, settings: LearningSettings) { self.dist = dist; self.settings = settings }
 
     /// Progress figures (and optimiser state, when saved) of a distribution read back from a file.
-    public func restore(steps: Int, loss: Float, moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil, shared: Tensor? = nil) {
-        completedSteps = steps; lastLoss = loss; self.moments = moments; self.assignment = assignment; self.shared = shared
+    public func restore(steps: Int, loss: Float, losses: [Float] = [], moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil, shared: Tensor? = nil) {
+        completedSteps = steps; lastLoss = loss; self.losses = losses; self.moments = moments; self.assignment = assignment; self.shared = shared
     }
 }
 
@@ -84,6 +86,7 @@ extension StableDiffusion {
         let result = LearnedDistribution(dist, settings: s)
         result.completedSteps = first
         result.lastLoss = resume?.lastLoss ?? .nan
+        result.losses = resume?.losses ?? []
         let objective = LearningObjective(s.objective, samples: s.samples, orthoWeight: s.ortho)
         let ns = try noiseSchedule
         // The trained parameter: the prompts themselves, or for competing prompts [K + 1, M, d], each prompt's own
@@ -143,6 +146,7 @@ extension StableDiffusion {
             try opt.update(g)
             result.completedSteps = step + 1
             result.lastLoss = try loss.item
+            result.losses.append(result.lastLoss)
             result.moments = opt.moments[0]
             if s.objective == .compete {
                 result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts])

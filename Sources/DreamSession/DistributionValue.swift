@@ -32,7 +32,7 @@ public final class DistributionValue: DreamObject {
         }
         return "distribution (mixture) \(shapeString(mean.shape))"
     }
-    public var memberNames: [String] { ["mean", "std", "prompts", "k", "tokens", "steps", "loss", "objective", "weights"] }
+    public var memberNames: [String] { ["mean", "std", "prompts", "k", "tokens", "steps", "loss", "losses", "objective", "weights"] }
     public func member(_ name: String) throws -> Value? {
         switch name {
         case "mean": return .tensor(mean)
@@ -42,6 +42,7 @@ public final class DistributionValue: DreamObject {
         case "tokens": return learned.map { .number(Double($0.dist.m)) } ?? .none
         case "steps": return learned.map { .number(Double($0.completedSteps)) } ?? .none
         case "loss": return learned.map { .number(Double($0.lastLoss)) } ?? .none
+        case "losses": return learned.map { .list($0.losses.map { .number(Double($0)) }) } ?? .none
         case "objective": return learned.map { .string($0.settings.objective.rawValue) } ?? .none
         case "weights": return learned.map { l in .list((l.dist.weights ?? [Float](repeating: 1 / Float(l.dist.k), count: l.dist.k)).map { .number(Double($0)) }) } ?? .none
         default: return nil

@@ -75,10 +75,11 @@ final class DistributionFileTests: XCTestCase {
             let half = load("\(file)")
             let resumed = learn(m, refs, steps: 6, resume: half)
             print(half.steps, resumed.steps, max(abs(resumed.prompts - whole.prompts)) == 0, max(abs(half.prompts - whole.prompts)) > 0)
+            print(len(whole.losses), str(resumed.losses) == str(whole.losses), str(half.losses) == str(whole.losses[0:3]))
             let TI = textual_inversion(m, refs, tokens: 2, steps: 4, seed: 5)
             print(max(abs(textual_inversion(m, refs, steps: 4, resume: textual_inversion(m, refs, tokens: 2, steps: 2, seed: 5)).prompts - TI.prompts)) == 0)
             """)
-        XCTAssertEqual(out, "3 6 true true\ntrue\n")
+        XCTAssertEqual(out, "3 6 true true\n6 true true\ntrue\n")
         XCTAssertThrowsError(try run("""
             let m = model("\(fixture)")
             let refs = world.render(n: 4, seed: 0, resolution: 32)
