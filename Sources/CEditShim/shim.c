@@ -11,6 +11,10 @@ struct dream_editor {
     char prompt[256];
     dream_complete_fn complete;
     void *complete_context;
+    /* History browsing by prefix: what was typed, how far back (0: the typed line), what is shown. */
+    char *search_prefix;
+    int search_index;
+    char *search_shown;
 };
 
 static char *prompt_fn(EditLine *el) {
@@ -43,6 +47,64 @@ static unsigned char complete_cmd(EditLine *el, int ch) {
     return result;
 }
 
+/* The history entry `index` back (1 = newest), or NULL. */
+static const char *history_entry(dream_editor *e, int index) {
+    if (history(e->hist, &e->ev, H_FIRST) < 0) return NULL;
+    for (int i = 1; i < index; i++) if (history(e->hist, &e->ev, H_NEXT) < 0) return NULL;
+    return e->ev.str;
+}
+
+static void replace_line(EditLine *el, const char *text) {
+    const LineInfo *li = el_line(el);
+    el_cursor(el, (int)(li->lastchar - li->cursor));
+    li = el_line(el);
+    el_deletestr(el, (int)(li->lastchar - li->buffer));
+    el_insertstr(el, text);
+}
+
+/* Up (step -1 … older) and Down: the next entry, older or newer, that starts with what was typed before
+   browsing began; past the newest, the typed text itself. */
+static unsigned char browse(EditLine *el, int older) {
+    dream_editor *e = NULL;
+    el_get(el, EL_CLIENTDATA, &e);
+    if (!e) return CC_ERROR;
+    const LineInfo *li = el_line(el);
+    size_t n = (size_t)(li->lastchar - li->buffer);
+    int browsing = e->search_shown && e->search_index > 0 && strlen(e->search_shown) == n && memcmp(e->search_shown, li->buffer, n) == 0;
+    if (!browsing) {
+        free(e->search_prefix);
+        e->search_prefix = malloc(n + 1);
+        if (!e->search_prefix) return CC_ERROR;
+        memcpy(e->search_prefix, li->buffer, n);
+        e->search_prefix[n] = 0;
+        e->search_index = 0;
+        free(e->search_shown); e->search_shown = NULL;
+    }
+    size_t plen = strlen(e->search_prefix);
+    int i = e->search_index;
+    while (1) {
+        i += older ? 1 : -1;
+        if (i <= 0) {
+            e->search_index = 0;
+            replace_line(el, e->search_prefix);
+            free(e->search_shown); e->search_shown = NULL;
+            return CC_REFRESH;
+        }
+        const char *h = history_entry(e, i);
+        if (!h) return CC_ERROR;   /* nothing older: beep, keep the line */
+        if (strncmp(h, e->search_prefix, plen) == 0 && !(e->search_shown && strcmp(h, e->search_shown) == 0)) {
+            e->search_index = i;
+            free(e->search_shown);
+            e->search_shown = strdup(h);
+            replace_line(el, h);
+            return CC_REFRESH;
+        }
+    }
+}
+
+static unsigned char history_up(EditLine *el, int ch) { (void)ch; return browse(el, 1); }
+static unsigned char history_down(EditLine *el, int ch) { (void)ch; return browse(el, 0); }
+
 dream_editor *dream_editor_open(const char *program, FILE *in, FILE *out, FILE *err) {
     dream_editor *e = calloc(1, sizeof *e);
     if (!e) return NULL;
@@ -58,6 +120,13 @@ dream_editor *dream_editor_open(const char *program, FILE *in, FILE *out, FILE *
     el_set(e->el, EL_HIST, history, e->hist);
     el_set(e->el, EL_ADDFN, "dream-complete", "complete names", complete_cmd);
     el_set(e->el, EL_BIND, "^I", "dream-complete", NULL);
+    /* Up and Down browse the history entries that start with what is typed (all of them when nothing is). */
+    el_set(e->el, EL_ADDFN, "dream-history-up", "older history entry with the typed prefix", history_up);
+    el_set(e->el, EL_ADDFN, "dream-history-down", "newer history entry with the typed prefix", history_down);
+    el_set(e->el, EL_BIND, "\033[A", "dream-history-up", NULL);
+    el_set(e->el, EL_BIND, "\033[B", "dream-history-down", NULL);
+    el_set(e->el, EL_BIND, "\033OA", "dream-history-up", NULL);
+    el_set(e->el, EL_BIND, "\033OB", "dream-history-down", NULL);
     el_source(e->el, NULL);   /* the user's ~/.editrc, if any */
     return e;
 }
@@ -66,6 +135,8 @@ void dream_editor_close(dream_editor *e) {
     if (!e) return;
     el_end(e->el);
     history_end(e->hist);
+    free(e->search_prefix);
+    free(e->search_shown);
     free(e);
 }
 

@@ -66,9 +66,10 @@ extension StableDiffusion {
             let noise = o.latents ?? Tensor.randn(shape, seed: o.seed)
             guard noise.shape == shape else { throw ModelError("latents must be \(shapeString(shape)), got \(shapeString(noise.shape))") }
             let tFor = Dictionary(zip(sched.sigmas.dropLast(), sched.timesteps), uniquingKeysWith: { a, _ in a })
-            let progress = Job.progress("sampling", total: sched.timesteps.count * ((n + o.batch - 1) / o.batch))
+            // One batch: counted in steps. Several: counted in images, the note saying which images and step.
+            let steps = sched.timesteps.count, batches = (n + o.batch - 1) / o.batch
+            let progress = Job.progress("sampling", total: batches == 1 ? steps : n)
             defer { progress.finish() }
-            var done = 0
             var images: [Tensor] = []
             for start in stride(from: 0, to: n, by: o.batch) {
                 let end = min(n, start + o.batch), m = end - start
@@ -85,11 +86,14 @@ extension StableDiffusion {
                 }
                 var rng = RandomGenerator(seed: o.seed &+ 0x5eed &+ UInt64(start) &* 0x9E37_79B9)
                 let x0 = try noise.sliced(axis: 0, start: start, end: end) * Float(sched.initialScale)
+                var step = 0
                 let xEnd = try sampler(denoise, x0, sched.sigmas, &rng) { _ in
-                    done += 1
-                    progress.update(done, note: "")
+                    step += 1
+                    if batches == 1 { progress.update(min(step, steps), note: "") }
+                    else { progress.update(start, note: "image\(m == 1 ? "" : "s") \(start + 1)\(m == 1 ? "" : "–\(end)"), step \(min(step, steps))/\(steps)") }
                     try Job.checkCancelled()
                 }
+                if batches > 1 { progress.update(end, note: "") }
                 let latent = try xEnd * Float(sched.finalScale / Double(vae.scalingFactor))
                 images.append(try (vae.decode(latent) * 0.5 + 0.5).clamp(min: 0, max: 1))
             }

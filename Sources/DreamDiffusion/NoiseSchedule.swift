@@ -103,6 +103,12 @@ public struct StepSchedule {
     /// Multiplies the final x̃ back to the latent the VAE expects (DDIM ends at σ of ᾱ₀, not at 0).
     public var finalScale: Double { 1 / (sigmas[sigmas.count - 1] * sigmas[sigmas.count - 1] + 1).squareRoot() }
 
+    /// The schedules `make` builds, with what each is.
+    public static let kinds: [(name: String, doc: String)] = [
+        ("normal", "the model's own scheduler config (timestep spacing as diffusers), so the same latents give diffusers' image"),
+        ("karras", "σs spaced as Karras et al. (ρ = 7) between the schedule's smallest and largest"),
+        ("exponential", "σs spaced evenly in log σ between the smallest and largest")]
+
     /// The step schedule of a sampler, as the diffusers scheduler it corresponds to builds it.
     /// `family`: ddim, euler (also the other k-diffusion samplers) or dpm; `kind`: normal, karras, exponential.
     public static func make(_ ns: NoiseSchedule, steps: Int, family: SamplerFamily, kind: String) throws -> StepSchedule {

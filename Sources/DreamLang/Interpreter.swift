@@ -643,6 +643,7 @@ public final class Interpreter {
                 s += "  \(ns.name).: " + ns.functions.keys.sorted().joined(separator: ", ") + "\n"
             }
             s += "Meta-commands: " + registry.allMetaCommands.map(\.usage).joined(separator: ", ")
+            s += "\nSyntax (`:help for`, …): " + SyntaxHelp.topics.joined(separator: ", ")
             return s
         }
         let user: Builtin? = { if case .function(let f)? = locals?[name] ?? globals[name] { return f }; return nil }()
@@ -656,7 +657,9 @@ public final class Interpreter {
         if let ns = registry.namespaces[name] {
             return "\(ns.name): \(ns.doc)\n" + ns.functions.values.sorted { $0.name < $1.name }.map { "  " + $0.signature }.joined(separator: "\n")
         }
-        let hint = closest(name, among: registry.allNames).map { "; did you mean '\($0)'?" } ?? ""
+        for provider in registry.helpProviders { if let text = provider(name) { return text } }
+        if let text = SyntaxHelp.text(name) { return text }
+        let hint = closest(name, among: registry.allNames + SyntaxHelp.topics).map { "; did you mean '\($0)'?" } ?? ""
         return "no function named '\(name)'\(hint)"
     }
 }

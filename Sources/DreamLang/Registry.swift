@@ -13,7 +13,12 @@ public final class Registry {
     /// Readers of the safetensors files later layers write, by their metadata "format" (`load` calls them).
     public private(set) var objectReaders: [String: (SafeTensorsFile) throws -> DreamObject] = [:]
 
+    /// `:help NAME` for names that are not functions (samplers, schedules, …), asked in order.
+    public private(set) var helpProviders: [(String) -> String?] = []
+
     public init() {}
+
+    public func register(help: @escaping (String) -> String?) { helpProviders.append(help) }
 
     public func register(_ f: Builtin, topic: String) {
         functions[f.name] = f

@@ -5,6 +5,7 @@ import DreamModels
 import DreamDiffusion
 import DreamMethod
 import DreamAssets
+import DreamWorld
 
 /// One dream session: the language's registry with the domain's built-ins bound to this session, and
 /// everything they share — the models loaded by path, the evaluator (its oracle and truth-set cache),
@@ -32,6 +33,31 @@ public final class Session {
         registerDistributions()
         registerEvaluation()
         registerPluginCommands()
+        registry.register(help: { [weak self] name in self?.samplerHelp(name) })
+    }
+
+    /// The names a string argument takes, for completion: a sampler, a schedule or a concept, by the
+    /// argument's label or (for a first positional string) the function's name; nil when it is free text.
+    public func stringChoices(label: String?, function: String?) -> [String]? {
+        switch label {
+        case "sampler": return samplers.names
+        case "schedule": return StepSchedule.kinds.map(\.name)
+        case "reference", "concept": return World.concepts.map(\.name)
+        case nil where ["world.references", "world.concept", "world.truth"].contains(function ?? ""): return World.concepts.map(\.name)
+        default: return nil
+        }
+    }
+
+    /// `:help NAME` for a sampler (dream's own or a plugin's) or a step schedule.
+    func samplerHelp(_ name: String) -> String? {
+        if let e = samplers[name] {
+            let origin = plugins.loaded.first { $0.samplers.contains(name) }.map { "from the plugin \($0.name)" } ?? "of dream's own"
+            return "\(name): a sampler \(origin) (step schedule family \(e.family.rawValue)).\n  use: generate(m, \"a red cone\", sampler: \"\(name)\"); samplers() lists them all"
+        }
+        if let k = StepSchedule.kinds.first(where: { $0.name == name }) {
+            return "\(name): a step schedule — \(k.doc).\n  use: generate(m, \"a red cone\", schedule: \"\(name)\")"
+        }
+        return nil
     }
 
     /// A model by path (and config, prediction), loaded once per session and reloaded when its files changed.

@@ -1,10 +1,12 @@
 import Foundation
 import DreamLang
 
-/// Tab completion: function, namespace and variable names; argument labels inside a call; file paths
-/// inside a string.
+/// Tab completion: function, namespace and variable names; argument labels inside a call; inside a string,
+/// sampler, schedule and concept names where the argument takes one, else file paths.
 struct Completer {
     let interp: Interpreter
+    /// The names a string argument takes, by its label or (first positional) its function (Session.stringChoices).
+    var stringChoices: (_ label: String?, _ function: String?) -> [String]? = { _, _ in nil }
     static let keywords = languageKeywords.sorted()
 
     /// Candidates for the word before the cursor, and that word.
@@ -17,7 +19,11 @@ struct Completer {
             if c == "\\" { escaped = true; continue }
             if c == "\"" { quotes += 1; lastQuote = i }
         }
-        if quotes % 2 == 1 { return paths(String(line[line.index(after: lastQuote)...])) }
+        if quotes % 2 == 1 {
+            let partial = String(line[line.index(after: lastQuote)...])
+            if let names = namesForString(before: String(line[..<lastQuote])) { return (partial, names.filter { $0.hasPrefix(partial) }) }
+            return paths(partial)
+        }
         if line.hasPrefix(":") && !line.contains(" ") {
             let word = line
             return (word, interp.registry.allMetaCommands.map { ":" + $0.name }.filter { $0.hasPrefix(word) })
@@ -47,6 +53,18 @@ struct Completer {
         return (word, Array(Set(items.filter { $0.hasPrefix(word) })).sorted())
     }
 
+    /// The names the string opened after `before` takes: by the label just before it (`sampler: "`), or
+    /// for a string that is a call's first argument, by the function (`world.references("`).
+    func namesForString(before: String) -> [String]? {
+        let b = before.trimmingCharacters(in: .whitespaces)
+        if b.hasSuffix(":") {
+            let label = String(b.dropLast().reversed().prefix { $0.isLetter || $0.isNumber || $0 == "_" }.reversed())
+            return label.isEmpty ? nil : stringChoices(label, nil)
+        }
+        if b.hasSuffix("("), let f = enclosingCall(b) { return stringChoices(nil, f.qualifiedName) }
+        return nil
+    }
+
     /// The function whose argument list the cursor is in, if any.
     func enclosingCall(_ before: String) -> Builtin? {
         var depth = 0
@@ -68,6 +86,12 @@ struct Completer {
         return nil
     }
 
+    func isInsideString(_ line: String) -> Bool {
+        var quotes = 0, escaped = false
+        for c in line { if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { quotes += 1 } }
+        return quotes % 2 == 1
+    }
+
     func paths(_ partial: String) -> (String, [String]) {
         let expanded = (partial as NSString).expandingTildeInPath
         let dir = partial.hasSuffix("/") ? expanded : (expanded as NSString).deletingLastPathComponent
@@ -77,7 +101,7 @@ struct Completer {
         let base = partial.hasSuffix("/") ? partial : String(partial.dropLast(prefix.count))
         let items = entries.filter { $0.hasPrefix(prefix) && (!$0.hasPrefix(".") || prefix.hasPrefix(".")) }.sorted().map { name -> String in
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: (listDir as NSString).appendingPathComponent(name), isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: (listDir as NSString).appendingPathComponent(name), isDirectory: &isDir)
             return base + name + (isDir.boolValue ? "/" : "")
         }
         return (partial, items)
@@ -91,6 +115,7 @@ struct Completer {
         if items.count == 1 {
             var rest = String(items[0].dropFirst(word.count))
             if interp.registry.lookup(items[0]) != nil && interp.value(of: items[0]) == nil { rest += "(" }
+            else if isInsideString(line), !items[0].hasSuffix("/") && namesForString(before: String(line[..<line.lastIndex(of: "\"")!])) != nil { rest += "\"" }
             return (rest, [])
         }
         var common = items[0]

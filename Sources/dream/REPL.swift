@@ -8,6 +8,7 @@ import DreamTensor
 /// (with all bindings) goes on.
 struct REPL {
     let interp: Interpreter
+    var stringChoices: (_ label: String?, _ function: String?) -> [String]? = { _, _ in nil }
 
     static var historyPath: String {
         let env = ProcessInfo.processInfo.environment
@@ -25,7 +26,7 @@ struct REPL {
         try? FileManager.default.createDirectory(atPath: (history as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         _ = dream_history_load(ed, history)
         // The completer crosses the C callback as its context, kept alive for the editor's lifetime.
-        let completer = CompleterBox(Completer(interp: interp))
+        let completer = CompleterBox(Completer(interp: interp, stringChoices: stringChoices))
         let context = Unmanaged.passRetained(completer)
         defer { context.release() }
         dream_editor_set_completion(ed, { ctx, cLine, listed in
@@ -57,11 +58,12 @@ struct REPL {
             }
             let line = String(cString: cLine)
             free(cLine)
-            if !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                dream_history_add(ed, line)
+            guard let chunk = collector.add(line, name: "<repl>") else { continue }
+            // A statement over several lines is one history entry: one Up recalls all of it.
+            if !chunk.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                dream_history_add(ed, chunk.text)
                 _ = dream_history_save(ed, history)
             }
-            guard let chunk = collector.add(line, name: "<repl>") else { continue }
             Job.cancelRequested = 0
             do {
                 try interp.run(chunk, interactive: true)

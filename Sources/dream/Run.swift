@@ -18,7 +18,7 @@ struct ChunkCollector {
     mutating func add(_ line: String, name: String) -> SourceFile? {
         if lines.isEmpty { firstLine = nextLine }
         lines.append(line)
-        nextLine += 1
+        nextLine += line.reduce(1) { $1 == "\n" ? $0 + 1 : $0 }   // a recalled entry may hold several lines
         let file = SourceFile(name: name, text: lines.joined(separator: "\n"), lineOffset: firstLine - 1)
         if lines.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { lines = []; return nil }
         do {

@@ -93,10 +93,10 @@ if let code {
     exitCode = runFile(interp, path: file)
     if interactiveAfter && (exitCode == 0 || exitCode == 1) {
         if exitCode == 1 { exitCode = 0 }
-        exitCode = stdinIsTTY ? REPL(interp: interp).run() : runStream(interp, name: "<stdin>") { readLine() }
+        exitCode = stdinIsTTY ? REPL(interp: interp, stringChoices: session.stringChoices).run() : runStream(interp, name: "<stdin>") { readLine() }
     }
 } else if stdinIsTTY {
-    exitCode = REPL(interp: interp).run()
+    exitCode = REPL(interp: interp, stringChoices: session.stringChoices).run()
 } else {
     exitCode = runStream(interp, name: "<stdin>") { readLine() }
 }

@@ -26,6 +26,10 @@ final class PluginTests: XCTestCase {
         XCTAssertEqual(Set(info.samplers), ["heun", "dpm_2"])
         XCTAssertEqual(info.functions, ["karras"])
         XCTAssertEqual(Self.session.samplers["heun"]?.family, .euler)
+        // :help knows its samplers, with where they come from.
+        let help = Interpreter(registry: Self.session.registry).help("heun")
+        XCTAssertTrue(help.hasPrefix("heun: a sampler from the plugin kdiffusion (step schedule family euler)"), help)
+        XCTAssertTrue(Interpreter(registry: Session().registry).help("euler").hasPrefix("euler: a sampler of dream's own"))
         // What a plugin adds is its session's: another session has dream's own samplers only.
         XCTAssertNil(Session().samplers["heun"])
         XCTAssertEqual(Session().samplers.names, Samplers.builtin.keys.sorted())

@@ -148,6 +148,36 @@ final class TerminalTests: XCTestCase {
         t.expect("▀", after: t.plain.count)
         XCTAssertTrue(t.screen.dropFirst(mark).contains("\u{1B}[38;2;255;0;0m\u{1B}[48;2;0;0;255m▀\u{1B}[0m"), t.screen)
 
+        // A statement typed over several lines is one history entry: one Up recalls the whole loop.
+        mark = t.plain.count
+        t.send("for i in range(2) {\r")
+        t.send("print(\"loop\", i)\r")
+        t.send("}\r")
+        t.expect("loop 1", after: mark)
+        mark = t.plain.count
+        t.send("\u{1B}[A")
+        t.expect("print(\"loop\", i)", after: mark)
+        t.send("\r")
+        t.expect("loop 0\nloop 1", after: mark)
+        // Up searches the history by what is typed: "let ab" finds "let abc = 41", past newer entries.
+        mark = t.plain.count
+        t.send("let ab\u{1B}[A")
+        t.expect("let abc = 41", after: mark)
+        mark = t.plain.count
+        t.send("\u{03}")
+        t.expect("dream> ", after: mark)
+
+        // Tab inside a string that names a sampler completes sampler names.
+        mark = t.plain.count
+        t.send("print(1, sampler: \"dpm\t")
+        t.expect("dpmpp_", after: mark)
+        t.send("\t")
+        t.expect("dpmpp_2m  dpmpp_2s_ancestral  dpmpp_sde", after: mark)
+        t.expect("dream> print(1, sampler: \"dpmpp_", after: mark)   // the line shown again under the list
+        mark = t.plain.count
+        t.send("\u{03}")
+        t.expect("dream> ", after: mark)
+
         // Ctrl-C during a long computation returns to the prompt with the bindings intact.
         mark = t.plain.count
         t.send("for i in range(1000000000) { let z = abc * 2 }\r")
