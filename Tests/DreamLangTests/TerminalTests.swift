@@ -175,6 +175,9 @@ final class TerminalTests: XCTestCase {
         t.expect("dpmpp_2m  dpmpp_2s_ancestral  dpmpp_sde", after: mark)
         t.expect("dream> print(1, sampler: \"dpmpp_", after: mark)   // the line shown again under the list
         mark = t.plain.count
+        t.send("s\t")
+        t.expect("sde\"", after: mark)                                    // one name left (dpmpp_sde): completed, closed
+        mark = t.plain.count
         t.send("\u{03}")
         t.expect("dream> ", after: mark)
 

@@ -67,12 +67,44 @@ public struct LineChart {
         return (Int(px.rounded()), Int(py.rounded()))
     }
 
-    /// The legend's swatch for series i: its rectangle (left, top, right, bottom).
+    /// The legend's swatch for series i: its rectangle (left, top, right, bottom). The legend sits in the
+    /// corner of the plotting area that the fewest data points fall in.
     public func legendSwatch(_ i: Int) -> (Int, Int, Int, Int) {
+        let (left, top) = legendOrigin(corner: legendCorner)
         let s = LineChart.textScale, row = 7 * s + 4
+        return (left, top + i * row + 2 * s, left + 16, top + i * row + 4 * s)
+    }
+
+    var legendSize: (Int, Int) {
+        let s = LineChart.textScale
         let textWidth = series.map { PixelFont.width(of: $0.name, scale: s) }.max() ?? 0
-        let left = area.right - 16 - textWidth - 24, top = area.top + 10 + i * row
-        return (left, top + 2 * s, left + 16, top + 4 * s)
+        return (16 + 8 + textWidth + 12, series.count * (7 * s + 4) + 12)
+    }
+
+    /// The legend's top left (of its first swatch row) in corner 0 top right, 1 top left, 2 bottom right, 3 bottom left.
+    func legendOrigin(corner: Int) -> (Int, Int) {
+        let (w, h) = legendSize
+        let left = corner % 2 == 0 ? area.right - w : area.left + 12
+        let top = corner < 2 ? area.top + 10 : area.bottom - h - 6
+        return (left, top)
+    }
+
+    var legendCorner: Int {
+        let (w, h) = legendSize
+        let points = series.flatMap { s in zip(s.x, s.y).filter { $0.0.isFinite && $0.1.isFinite }.map { pixel(x: $0.0, y: $0.1) } }
+        // Sample the lines between points too, so a segment crossing a corner counts.
+        var samples = points
+        for s in series {
+            let p = zip(s.x, s.y).filter { $0.0.isFinite && $0.1.isFinite }.map { pixel(x: $0.0, y: $0.1) }
+            for (a, b) in zip(p, p.dropFirst()) { for k in 1..<8 { samples.append((a.0 + (b.0 - a.0) * k / 8, a.1 + (b.1 - a.1) * k / 8)) } }
+        }
+        return (0..<4).min { c1, c2 in
+            func count(_ c: Int) -> Int {
+                let (l, t) = legendOrigin(corner: c)
+                return samples.filter { $0.0 >= l - 8 && $0.0 <= l + w && $0.1 >= t - 10 && $0.1 <= t + h }.count
+            }
+            return count(c1) < count(c2)
+        }!
     }
 
     public func render() -> Tensor {
@@ -110,8 +142,9 @@ public struct LineChart {
         // Legend, title, labels.
         if series.count > 1 || !series[0].name.isEmpty {
             let (l0, t0, _, _) = legendSwatch(0), (_, _, _, bn) = legendSwatch(series.count - 1)
-            canvas.fill(l0 - 6, t0 - 8, area.right - 6, bn + 10, (1, 1, 1))
-            canvas.rectangle(l0 - 6, t0 - 8, area.right - 6, bn + 10, (0.6, 0.6, 0.6))
+            let right = l0 + legendSize.0 - 6
+            canvas.fill(l0 - 6, t0 - 8, right, bn + 10, (1, 1, 1))
+            canvas.rectangle(l0 - 6, t0 - 8, right, bn + 10, (0.6, 0.6, 0.6))
             for (i, ser) in series.enumerated() {
                 let (l, t, r, b) = legendSwatch(i)
                 canvas.fill(l, t, r, b, LineChart.palette[i % LineChart.palette.count])
