@@ -51,6 +51,7 @@ public final class Builtin {
             }
             values[p.name] = v
         }
+        let given = Set(values.keys)
         for p in params {
             if let v = values[p.name] {
                 values[p.name] = try convert(v, to: p.type, param: p)
@@ -60,7 +61,9 @@ public final class Builtin {
                 throw ArgumentError("\(qualifiedName) needs argument \(p.label.map { "'\($0):'" } ?? "'\(p.name)'") (\(p.type.name)); signature: \(signature)")
             }
         }
-        return Args(function: self, values: values, rest: rest)
+        var args = Args(function: self, values: values, rest: rest)
+        args.given = given
+        return args
     }
 
     func convert(_ v: Value, to type: ParamType, param p: Param) throws -> Value {

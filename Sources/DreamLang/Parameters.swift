@@ -61,6 +61,8 @@ public struct Args {
     public let rest: [Value]
 
     public subscript(name: String) -> Value { values[name] ?? .none }
+    /// The labels (and positional names) the caller passed, defaults excluded.
+    public var given: Set<String> = []
     public func has(_ name: String) -> Bool { if case .none = self[name] { return false }; return true }
 
     public func tensor(_ n: String) throws -> Tensor { guard case .tensor(let t) = self[n] else { throw missing(n) }; return t }

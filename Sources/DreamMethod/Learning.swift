@@ -46,6 +46,9 @@ public final class LearnedDistribution {
     public internal(set) var assignment: Tensor?
     /// Whether the run stopped early on Ctrl-C (it holds the last completed step).
     public internal(set) var interrupted = false
+    /// Why learning stopped before its last step when the loss was not finite (it holds the last steps whose
+    /// loss was finite); nil otherwise.
+    public internal(set) var failure: String?
     public init(_ dist: PromptDistribution, settings: LearningSettings) { self.dist = dist; self.settings = settings }
 
     /// Progress figures (and optimiser state, when saved) of a distribution read back from a file.
@@ -126,8 +129,15 @@ extension StableDiffusion {
         let progress = Job.progress("learning", total: s.steps)
         defer { progress.finish() }
         if first > 0 { progress.update(min(first, s.steps), note: "resumed") }
+        /// The state at the start of a step: what a run of that many steps ends with.
+        struct Snapshot { let steps: Int; let v: [Float]; let moments: (Tensor, Tensor)?; let scores: [Float]; let shared: Tensor? }
+        func snapshot(_ steps: Int) -> Snapshot {
+            Snapshot(steps: steps, v: v.scalars, moments: result.moments.map { ($0.0.copy(), $0.1.copy()) }, scores: assignment.scores, shared: result.shared)
+        }
+        var good: Snapshot?   // the latest state whose loss was finite
         for step in first..<max(first, s.steps) {
             do { try Job.checkCancelled() } catch { result.interrupted = true; break }   // keep what was learned so far
+            let start = snapshot(step)
             var rng = RandomGenerator(seed: s.seed &+ 0xD15 &+ UInt64(step) &* 0x9E37_79B9)
             let b = min(s.batch, n)
             var crops: [Tensor] = [], picked: [Int] = []
@@ -142,7 +152,22 @@ extension StableDiffusion {
                                   context: [tokenizer.maxLength, textEncoder.hidden], trainSteps: ns.trainSteps, seed: rng.seed &+ rng.offset)
             let choose: ((Int, [Float]) -> Int)? = s.objective == .compete ? { assignment.update(picked[$0], losses: $1) } : nil
             let loss = try objective.lossAndChoices(self, dist, vectors: try prompts(v), latents: z0, noise: noise, choose: choose).loss
-            let (g, _) = try clipGradNorm(try gradients(of: loss, wrt: [v]), maxNorm: s.clip)
+            let lossValue = try loss.item
+            let (g, norm) = try clipGradNorm(try gradients(of: loss, wrt: [v]), maxNorm: s.clip)
+            guard lossValue.isFinite && norm.isFinite else {
+                // These prompts give a non-finite loss: go back to the last state whose loss was finite.
+                let back = good ?? start
+                v.pointer.update(from: back.v, count: back.v.count)
+                assignment.scores = back.scores
+                result.losses = Array(result.losses.prefix(max(0, result.losses.count - (result.completedSteps - back.steps))))
+                result.completedSteps = back.steps
+                result.lastLoss = result.losses.last ?? .nan
+                result.moments = back.moments
+                result.shared = back.shared
+                result.failure = "the loss at step \(step + 1) is \(lossValue.isFinite ? "finite but its gradient is not" : "\(lossValue)"); learning stopped and the distribution holds the first \(back.steps) steps, the last whose loss was finite (a smaller lr: may help)"
+                break
+            }
+            good = start
             try opt.update(g)
             result.completedSteps = step + 1
             result.lastLoss = try loss.item

@@ -32,7 +32,7 @@ extension Session {
             let sd = try a.model("m")
             var s = try learningSettings(a, ip, sd.learnDefaults, base: LearningSettings())
             s.prefix = try a.string("prefix"); s.suffix = try a.string("suffix")
-            return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "learn", ip)
+            return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "learn", explicit: a.given, ip)
         }, topic: topic)
         r.register(Builtin("textual_inversion", [.positional("m", .any), .positional("images", .tensor),
                                                .labeled("tokens", .optional(.int)), .labeled("steps", .optional(.int)),
@@ -44,7 +44,7 @@ extension Session {
             var base = LearningSettings()
             base.prompts = 1; base.samples = 1; base.ortho = 0
             let s = try learningSettings(a, ip, sd.textualInversionDefaults, base: base)
-            return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "textual_inversion", ip)
+            return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "textual_inversion", explicit: a.given, ip)
         }, topic: topic)
         let drawParams: [Param] = [.labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1)),
                                    .labeled("prompt", .optional(.int), "draw from learned prompt k (0-based) alone: c = μ + γ(H_k − μ)")]

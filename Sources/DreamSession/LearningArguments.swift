@@ -10,26 +10,59 @@ import DreamIO
 /// Reference images → latents at the model's resolution → a learned distribution, as a value.
 /// With `resume`, the saved run's settings are used and `steps` counts all steps, those done included.
 func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSettings, resume: DistributionValue?,
-                  caller: String, _ ip: Interpreter) throws -> Value {
+                  caller: String, explicit: Set<String> = [], _ ip: Interpreter) throws -> Value {
     var s = settings
     if let r = resume {
         guard let l = r.learned else { throw ArgumentError("\(caller): resume: a mixture has no prompts to continue; pass a distribution from learn or load", argument: "resume") }
         guard r.sd === sd else { throw ArgumentError("\(caller): resume: the distribution was learned on another model (\(r.sd.identity.name))", argument: "resume") }
         let steps = s.steps
+        // The saved run's settings are kept; a different value given now is named, not silently dropped.
+        let given: [(String, String, String)] = [
+            ("lr", formatNumber(Double(s.lr)), formatNumber(Double(l.settings.lr))), ("batch", "\(s.batch)", "\(l.settings.batch)"),
+            ("prompts", "\(s.prompts)", "\(l.settings.prompts)"), ("tokens", "\(s.tokens)", "\(l.settings.tokens)"),
+            ("samples", "\(s.samples)", "\(l.settings.samples)"), ("ortho", formatNumber(Double(s.ortho)), formatNumber(Double(l.settings.ortho))),
+            ("objective", s.objective.rawValue, l.settings.objective.rawValue), ("seed", "\(s.seed)", "\(l.settings.seed)")]
+        let differing = given.filter { explicit.contains($0.0) && $0.1 != $0.2 }
+        if !differing.isEmpty {
+            ip.warn("\(caller): resume: the saved run's settings are kept: " + differing.map { "\($0.0) \($0.2) (not \($0.1))" }.joined(separator: ", ") + "; only steps: changes")
+        }
         s = l.settings
         s.steps = steps
         if l.completedSteps >= steps {
             ip.warn("\(caller): the saved run already has \(l.completedSteps) steps (steps: \(steps)); nothing to do")
         }
     }
+    try checkReferenceImages(images, caller: caller, size: sd.unet.sampleSize * sd.vae.downscale, ip)
     do {
         let latents = try sd.referenceLatents(images, size: sd.unet.sampleSize * sd.vae.downscale)
         let learned = try sd.learn(latents: latents, s, resume: resume?.learned)
+        if let why = learned.failure { ip.warn("\(caller): \(why)") }
         if learned.interrupted {
             ip.warn("\(caller): interrupted; the distribution holds the \(learned.completedSteps) completed steps of \(s.steps) (save it, and continue later with resume:)")
         }
         return .object(try DistributionValue(sd: sd, learned: learned))
     } catch let e as ModelError { throw ArgumentError("\(caller): \(e.message)") }
+}
+
+/// Reference images must be a batch of RGB images with values in [0, 1]; another size than the model's is
+/// resized (said once).
+func checkReferenceImages(_ images: Tensor, caller: String, size: Int, _ ip: Interpreter) throws {
+    guard images.rank == 4, images.shape[1] == 3, images.shape[0] > 0 else {
+        throw ArgumentError("\(caller): reference images must be a batch [N, 3, H, W] with N ≥ 1, got \(shapeString(images.shape))", argument: "images")
+    }
+    var lo = Float.infinity, hi = -Float.infinity, finite = true
+    for x in images.scalars { if !x.isFinite { finite = false; break }; lo = min(lo, x); hi = max(hi, x) }
+    guard finite else { throw ArgumentError("\(caller): the reference images hold NaN or infinite values", argument: "images") }
+    if hi > 1.001 {
+        throw ArgumentError("\(caller): reference images must have values in [0, 1], these reach \(formatNumber(Double(hi)))\(hi > 2 ? " (8-bit values? divide by 255)" : "")", argument: "images")
+    }
+    if lo < -0.001 {
+        throw ArgumentError("\(caller): reference images must have values in [0, 1], these go down to \(formatNumber(Double(lo)))\(lo >= -1.001 ? " (in [-1, 1]? use (x + 1) / 2)" : "")", argument: "images")
+    }
+    let (h, w) = (images.shape[2], images.shape[3])
+    if min(h, w) != size {
+        ip.warn("\(caller): the references are \(w)×\(h); resized so that their short side is the model's \(size) (random \(size)×\(size) crops while learning)")
+    }
 }
 
 /// The learning arguments `learn` and `textual_inversion` share: each given argument, else the model's
@@ -56,7 +89,9 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
     for (name, v) in [("prompts", s.prompts), ("tokens", s.tokens), ("batch", s.batch), ("samples", s.samples)] where v < 1 {
         throw ArgumentError("\(f): \(name): must be at least 1, got \(v)", argument: name)
     }
-    guard s.steps >= 0 else { throw ArgumentError("\(f): steps: must be ≥ 0", argument: "steps") }
+    guard s.steps >= 1 else { throw ArgumentError("\(f): steps: must be at least 1, got \(s.steps)", argument: "steps") }
+    guard s.lr > 0 && s.lr.isFinite else { throw ArgumentError("\(f): lr: must be a positive number, got \(formatNumber(Double(s.lr)))", argument: "lr") }
+    guard s.ortho >= 0 && s.ortho.isFinite else { throw ArgumentError("\(f): ortho: must be ≥ 0, got \(formatNumber(Double(s.ortho)))", argument: "ortho") }
     return s
 }
 

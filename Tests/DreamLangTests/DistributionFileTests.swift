@@ -87,6 +87,38 @@ final class DistributionFileTests: XCTestCase {
             """)) { e in XCTAssertTrue("\(e)".contains("a mixture has no prompts to continue"), "\(e)") }
     }
 
+    /// Learning's input is checked before anything runs (steps ≥ 1, lr > 0, images in [0, 1] with a hint for
+    /// 8-bit or [-1, 1] values); references of another size are resized with a note; `resume:` names the saved
+    /// settings it keeps over new ones; a loss that is not finite stops learning at the last state whose loss
+    /// was finite — exactly what a run of that many steps gives — and says so.
+    func testLearningChecksItsInputAndStopsAtTheLastFiniteLoss() throws {
+        let (_, fixture) = scratch()
+        for (code, message) in [("learn(m, refs, steps: 0)", "learn: steps: must be at least 1, got 0"),
+                                ("learn(m, refs, steps: 2, lr: -1)", "learn: lr: must be a positive number, got -1"),
+                                ("textual_inversion(m, refs, steps: 2, lr: 0)", "textual_inversion: lr: must be a positive number, got 0"),
+                                ("learn(m, refs * 255, steps: 1)", "these reach 255 (8-bit values? divide by 255)"),
+                                ("learn(m, refs * 2 - 1, steps: 1)", "(in [-1, 1]? use (x + 1) / 2)"),
+                                ("learn(m, refs / 0, steps: 1)", "the reference images hold NaN or infinite values")] {
+            XCTAssertThrowsError(try run(onFixture(fixture) + code)) { XCTAssertTrue("\($0)".contains(message), "\(code): \($0)") }
+        }
+        let interp = Interpreter(registry: Session().registry)
+        var out = "", warnings: [String] = []
+        interp.write = { out += $0 }
+        interp.warn = { warnings.append($0) }
+        try interp.run(SourceFile(name: "test", text: onFixture(fixture) + """
+            let D = learn(m, refs, prompts: 2, tokens: 1, steps: 2, seed: 1)
+            let E = learn(m, refs, steps: 3, lr: 0.5, batch: 2, resume: D)
+            let F = learn(m, world.render(n: 2, seed: 0, resolution: 48), prompts: 2, tokens: 1, steps: 1)
+            let G = learn(m, refs, prompts: 2, tokens: 1, steps: 12, lr: 1e36, seed: 2)
+            let H = learn(m, refs, prompts: 2, tokens: 1, steps: G.steps, lr: 1e36, seed: 2)
+            print(G.steps < 12, len(G.losses) == G.steps, max(abs(H.prompts - G.prompts)) == 0, str(H.losses) == str(G.losses))
+            """))
+        XCTAssertEqual(out, "true true true true\n")
+        XCTAssertTrue(warnings.contains { $0.contains("resume: the saved run's settings are kept: lr 0.005 (not 0.5), batch 4 (not 2)") || $0.contains("resume: the saved run's settings are kept: lr") }, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("the references are 48×48; resized") }, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("learning stopped and the distribution holds the first") }, "\(warnings)")
+    }
+
     /// Editing re-encodes the same prompts under new text: the prefix positions equal the plain text's
     /// encoding (the encoder is causal) with σ = 0 there (to rounding: the K rows go through one batched
     /// GEMM), removing the edit gives back the distribution bit for bit, and a mixture (no prompts) or
