@@ -18,6 +18,9 @@ public final class Interpreter {
     public var write: (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
     /// Where warnings go.
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
+    var warnedOnce: Set<String> = []
+    /// A warning given once per session (a note that would repeat on every call).
+    public func warnOnce(_ message: String) { if warnedOnce.insert(message).inserted { warn(message) } }
     /// The terminal the output goes to, for `show` (nil: not a terminal, nothing is drawn).
     public var display: TerminalDisplay?
     /// `--seed`: calls that take `seed:` and are not given one draw seeds from this, in call order.

@@ -232,7 +232,13 @@ public struct Parser {
     mutating func binary(_ level: Int) throws -> Expr {
         if level == Parser.levels.count { return try unary() }
         var lhs = try binary(level + 1)
-        while case .symbol(let s) = tok.kind, Parser.levels[level].contains(s) {
+        while true {
+            // A line that starts with a binary operator continues the expression above (not '-', which
+            // also starts a negative number).
+            var q = p
+            while tokens[q].kind == .newline { q += 1 }
+            guard case .symbol(let s) = tokens[q].kind, Parser.levels[level].contains(s), q == p || s != "-" else { break }
+            p = q
             let opTok = tok
             p += 1
             skipLineBreaksAfterOperator()

@@ -61,7 +61,7 @@ func checkReferenceImages(_ images: Tensor, caller: String, size: Int, _ ip: Int
     }
     let (h, w) = (images.shape[2], images.shape[3])
     if min(h, w) != size {
-        ip.warn("\(caller): the references are \(w)×\(h); resized so that their short side is the model's \(size) (random \(size)×\(size) crops while learning)")
+        ip.warnOnce("\(caller): the references are \(w)×\(h); resized so that their short side is the model's \(size) (random \(size)×\(size) crops while learning)")
     }
 }
 
