@@ -30,6 +30,26 @@ public struct GenerationOptions {
 }
 
 extension StableDiffusion {
+    /// Image sides this model can generate: multiples of the VAE's and the UNet's downsampling together.
+    public var sizeMultiple: Int { vae.downscale * unet.latentMultiple }
+    /// The largest side `generate` accepts (the work and memory grow with its square).
+    public static let maxImageSide = 4096
+
+    /// About how many bytes generating `batch` images of h×w at once takes: the VAE decoder's full-resolution
+    /// activations (measured on the built-in model: ≈ 36 tensors of its channels live at the peak) and the
+    /// UNet's guided batch (≈ 30 tensors of its widest channels at the latent size).
+    public func generationMemory(_ h: Int, _ w: Int, batch: Int) -> Double {
+        let pixels = Double(h * w), latent = pixels / Double(vae.downscale * vae.downscale)
+        return pixels * Double(vae.fullResolutionChannels) * 4 * 36 + 2 * Double(batch) * latent * Double(unet.widestChannels) * 4 * 30
+    }
+
+    /// The one size rule of every call that takes a size for this model (generate, sample).
+    public func checkImageSize(_ h: Int, _ w: Int) throws {
+        let m = sizeMultiple, native = unet.sampleSize * vae.downscale
+        guard h >= m, w >= m, h % m == 0, w % m == 0, h <= StableDiffusion.maxImageSide, w <= StableDiffusion.maxImageSide else {
+            throw ModelError("size \(h)×\(w): height and width must be multiples of \(m) from \(m) to \(StableDiffusion.maxImageSide) for this model (its own size is \(native)×\(native))")
+        }
+    }
     public var noiseSchedule: NoiseSchedule { get throws { try NoiseSchedule(config: schedulerConfig) } }
 
     /// Images [N, 3, H, W] in [0, 1], one per prompt.
@@ -59,9 +79,9 @@ extension StableDiffusion {
             let sched = try StepSchedule.make(ns, steps: o.steps, family: family, kind: o.schedule)
             let down = vae.downscale
             let (h, w) = o.size ?? (unet.sampleSize * down, unet.sampleSize * down)
-            guard h % (down * 2) == 0, w % (down * 2) == 0 else {
-                throw ModelError("size \(h)×\(w) must be a multiple of \(down * 2) in both directions")
-            }
+            try checkImageSize(h, w)
+            do { try Memory.check(generationMemory(h, w, batch: min(n, o.batch)), for: "generating \(min(n, o.batch)) image\(min(n, o.batch) == 1 ? "" : "s") of \(w)×\(h) at once") }
+            catch let e as TensorError { throw ModelError(e.message + " (a smaller size:, or fewer images at once)") }
             let shape = [n, unet.inChannels, h / down, w / down]
             let noise = o.latents ?? Tensor.randn(shape, seed: o.seed)
             guard noise.shape == shape else { throw ModelError("latents must be \(shapeString(shape)), got \(shapeString(noise.shape))") }

@@ -16,9 +16,14 @@ public final class UNet {
     let ups: [UpBlock]
     let normOut: GroupNorm, convOut: Conv2d
     public let inChannels: Int, outChannels: Int, crossAttentionDim: Int, sampleSize: Int
+    /// The most channels any block has (its memory per latent pixel).
+    public let widestChannels: Int
+    /// What latent sides must be a multiple of: the downsampling blocks halve them, the up blocks double back.
+    public var latentMultiple: Int { 1 << downs.filter { $0.down != nil }.count }
 
     public init(config c: Config, weights w: WeightStore) throws {
         let blocks = try c.ints("block_out_channels")
+        widestChannels = blocks.max() ?? 0
         let downTypes = try c.strings("down_block_types"), upTypes = try c.strings("up_block_types")
         guard downTypes.count == blocks.count, upTypes.count == blocks.count else {
             throw ModelError("\(c.path): \(downTypes.count) down and \(upTypes.count) up block types for \(blocks.count) block_out_channels")

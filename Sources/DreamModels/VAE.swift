@@ -8,9 +8,12 @@ public final class VAE {
     let encIn: Conv2d, encDowns: [([ResnetBlock], Downsample?)], encMid: Mid, encNorm: GroupNorm, encOut: Conv2d, quant: Conv2d
     let postQuant: Conv2d, decIn: Conv2d, decMid: Mid, decUps: [([ResnetBlock], Upsample?)], decNorm: GroupNorm, decOut: Conv2d
     public let latentChannels: Int, scalingFactor: Float, downscale: Int
+    /// Channels of the decoder's full-resolution blocks (its memory per pixel).
+    public let fullResolutionChannels: Int
 
     public init(config c: Config, weights w: WeightStore) throws {
         let blocks = try c.ints("block_out_channels")
+        fullResolutionChannels = blocks.first ?? 0
         for t in try c.strings("down_block_types") where t != "DownEncoderBlock2D" { throw ModelError("\(c.path): unsupported encoder block \(t)") }
         for t in try c.strings("up_block_types") where t != "UpDecoderBlock2D" { throw ModelError("\(c.path): unsupported decoder block \(t)") }
         let layers = try c.int("layers_per_block", 1), groups = try c.int("norm_num_groups", 32)

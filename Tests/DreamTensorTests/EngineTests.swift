@@ -127,4 +127,18 @@ final class EngineTests: XCTestCase {
         XCTAssertThrowsError(try Tensor(scalar: 1).sliced(axis: 0, start: 0))
         XCTAssertEqual(try stack([Tensor(scalar: 1), Tensor(scalar: 2)], axis: 0).scalars, [1, 2])
     }
+
+    /// Work that cannot fit is refused before it starts, naming the estimate and what is available.
+    func testMemoryCheckRefusesWhatCannotFit() throws {
+        XCTAssertEqual(Memory.format(999), "999 bytes")
+        XCTAssertEqual(Memory.format(1_500_000), "1.5 MB")
+        XCTAssertEqual(Memory.format(27e9), "27 GB")
+        let free = try XCTUnwrap(Memory.available())
+        XCTAssertGreaterThan(free, 1 << 20)
+        XCTAssertNoThrow(try Memory.check(1e6, for: "a small thing"))
+        XCTAssertThrowsError(try Memory.check(1e18, for: "a huge thing")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("a huge thing needs about 1000 PB of memory; "), "\(e)")
+            XCTAssertTrue("\(e)".hasSuffix(" is available"), "\(e)")
+        }
+    }
 }

@@ -79,8 +79,15 @@ extension Registry {
             var size: (Int, Int)? = nil
             if a.has("size") {
                 let s = try a.ints("size")
-                guard (s.count == 1 || s.count == 2), s.allSatisfy({ $0 > 0 }) else { throw ArgumentError("images: size must be one or two positive integers", argument: "size") }
-                size = (s[0], s.count == 2 ? s[1] : s[0])
+                guard s.count == 1 || s.count == 2 else { throw ArgumentError("images: size is one or two integers", argument: "size") }
+                let (h, w) = (s[0], s.count == 2 ? s[1] : s[0])
+                guard h >= 1, w >= 1, h <= 4096, w <= 4096 else {
+                    throw ArgumentError("images: size \(h)×\(w): height and width must be multiples of 1 from 1 to 4096", argument: "size")
+                }
+                size = (h, w)
+                // The batch, and a resize's input and output per image.
+                do { try Memory.check(Double(paths.count) * 3 * Double(h * w) * 4 * 1.5, for: "images: \(paths.count) image\(paths.count == 1 ? "" : "s") of \(w)×\(h)") }
+                catch let e as TensorError { throw ArgumentError(e.message, argument: "size") }
             }
             var batch: [Tensor] = []
             var resized = 0
