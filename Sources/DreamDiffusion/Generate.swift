@@ -114,8 +114,16 @@ extension StableDiffusion {
                     try Job.checkCancelled()
                 }
                 if batches > 1 { progress.update(end, note: "") }
+                let which = m == 1 ? "image \(start + 1)" : "images \(start + 1)–\(end)"
+                if let bad = xEnd.nonFiniteCount {
+                    throw ModelError("the sampler \"\(o.sampler.name)\" gave \(bad) NaN or infinite latent values for \(which) (stage: sampling); nothing was decoded")
+                }
                 let latent = try xEnd * Float(sched.finalScale / Double(vae.scalingFactor))
-                images.append(try (vae.decode(latent) * 0.5 + 0.5).clamp(min: 0, max: 1))
+                let decoded = try vae.decode(latent)
+                if let bad = decoded.nonFiniteCount {
+                    throw ModelError("the VAE decoder gave \(bad) NaN or infinite values for \(which) (stage: decoding)")
+                }
+                images.append(try (decoded * 0.5 + 0.5).clamp(min: 0, max: 1))
             }
             return try concatenate(images, axis: 0)
         }

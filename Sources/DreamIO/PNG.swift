@@ -97,6 +97,9 @@ public enum PNG {
 
     /// The PNG file's bytes for an image batch (a grid when several), as `write` stores them.
     public static func encode(_ images: Tensor, columns: Int? = nil) throws -> [UInt8] {
+        if let bad = images.nonFiniteCount {
+            throw TensorError("the images hold \(bad) NaN or infinite values; nothing was written (a PNG cannot show them)")
+        }
         let g = try grid(images, columns: columns)
         let (c, h, w) = (g.shape[0], g.shape[1], g.shape[2])
         try require(w * h <= maxPixels, "image \(w)×\(h) is too large to write")

@@ -135,6 +135,9 @@ final class PluginFunction {
         }
         if let f = call.failure { throw ArgumentError("\(name): \(f)") }
         guard status == 0 else { throw ArgumentError("\(name) failed (status \(status))") }
+        if case .tensor(let t)? = call.result, let bad = t.nonFiniteCount {
+            throw ArgumentError("\(name): the plugin returned a tensor \(shapeString(t.shape)) with \(bad) NaN or infinite values (stage: the plugin's function)")
+        }
         return call.result ?? .none
     }
 }

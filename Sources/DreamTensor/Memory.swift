@@ -26,3 +26,12 @@ public enum Memory {
         throw TensorError("\(what) needs about \(format(bytes)) of memory; \(format(Double(free))) is available")
     }
 }
+
+extension Tensor {
+    /// How many elements are NaN or infinite; nil when every one is finite.
+    public var nonFiniteCount: Int? {
+        var n = 0
+        for i in 0..<count where !pointer[i].isFinite { n += 1 }
+        return n == 0 ? nil : n
+    }
+}
