@@ -349,6 +349,8 @@ public final class Interpreter {
     }
 
     func binary(_ op: String, _ a: Value, _ b: Value, at loc: SourceLocation) throws -> Value {
+        // Each operation is a step boundary: one long expression (a chain of products) stops on Ctrl-C too.
+        do { try Job.checkCancelled() } catch { throw DreamError(.interrupted, "interrupted", at: loc, file: currentFile) }
         // A one-element tensor compares as its number (max(abs(d)) < 1e-3).
         if ["==", "!=", "<", "<=", ">", ">="].contains(op), let x = scalarNumber(a), let y = scalarNumber(b),
            isTensor(a) || isTensor(b) {

@@ -38,6 +38,9 @@ func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSet
         let learned = try sd.learn(latents: latents, s, resume: resume?.learned)
         if let why = learned.failure { ip.warn("\(caller): \(why)") }
         if learned.interrupted {
+            // The request was taken to stop learning; raise it again so the run stops at its next step boundary
+            // (a script ends with 130, the session returns to the prompt) once this value is bound.
+            Job.cancelRequested = 1
             ip.warn("\(caller): interrupted; the distribution holds the \(learned.completedSteps) completed steps of \(s.steps) (save it, and continue later with resume:)")
         }
         return .object(try DistributionValue(sd: sd, learned: learned))

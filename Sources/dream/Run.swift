@@ -58,12 +58,21 @@ func runStream(_ interp: Interpreter, name: String, readLine next: () -> String?
         if let chunk = collector.add(line, name: name) {
             do { try interp.run(chunk) } catch let q as QuitRequest { return q.status } catch { report(error); return status(of: error) }
         }
-        if Job.cancelRequested != 0 { Job.cancelRequested = 0; FileHandle.standardError.write(Data("interrupted\n".utf8)); return 130 }
+        if interruptedAtEnd() == 130 { return 130 }
     }
     if let rest = collector.flush(name: name) {
         do { try interp.run(rest) } catch let q as QuitRequest { return q.status } catch { report(error); return status(of: error) }
     }
     return 0
+}
+
+/// 130 (and "interrupted") when Ctrl-C came during the run's last statement (a job that stopped early and
+/// returned what it had), else 0.
+func interruptedAtEnd() -> Int32 {
+    guard Job.cancelRequested != 0 else { return 0 }
+    Job.cancelRequested = 0
+    FileHandle.standardError.write(Data("interrupted\n".utf8))
+    return 130
 }
 
 /// Runs a whole script file: parsed first (a syntax error anywhere runs nothing), then executed.
@@ -73,5 +82,5 @@ func runFile(_ interp: Interpreter, path: String) -> Int32 {
         return 2
     }
     do { try interp.run(SourceFile(name: path, text: text)) } catch let q as QuitRequest { return q.status } catch { report(error); return status(of: error) }
-    return 0
+    return interruptedAtEnd()
 }

@@ -88,7 +88,7 @@ interp.display = terminalDisplay()
 let stdinIsTTY = isatty(0) != 0
 var exitCode: Int32 = 0
 if let code {
-    do { try interp.run(SourceFile(name: "<command-line>", text: code)) } catch let q as QuitRequest { exitCode = q.status } catch { report(error); exitCode = status(of: error) }
+    do { try interp.run(SourceFile(name: "<command-line>", text: code)); exitCode = interruptedAtEnd() } catch let q as QuitRequest { exitCode = q.status } catch { report(error); exitCode = status(of: error) }
 } else if let file {
     exitCode = runFile(interp, path: file)
     if interactiveAfter && (exitCode == 0 || exitCode == 1) {
