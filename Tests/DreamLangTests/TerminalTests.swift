@@ -47,6 +47,14 @@ final class TerminalTests: XCTestCase {
             _ = s.utf8CString.withUnsafeBufferPointer { write(master, $0.baseAddress, $0.count - 1) }
         }
 
+        /// Types `keys` and waits for `text` in what the terminal shows after them.
+        @discardableResult
+        func type(_ keys: String, expecting text: String, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+            let mark = plain.count
+            send(keys)
+            return expect(text, after: mark, file: file, line: line)
+        }
+
         /// Reads until `text` shows up after `from` in the output (escape sequences removed), or times out.
         @discardableResult
         func expect(_ text: String, after from: Int = 0, timeout: Double = 10, file: StaticString = #filePath, line: UInt = #line) -> Bool {
@@ -105,81 +113,50 @@ final class TerminalTests: XCTestCase {
 
         // Typing and a result.
         t.send("let abc = 41\r")
-        var mark = t.plain.count
-        t.send("abc + 1\r")
-        t.expect("42", after: mark)
+        t.type("abc + 1\r", expecting: "42")
 
         // Up-arrow recalls the last line.
-        mark = t.plain.count
-        t.send("\u{1B}[A")
-        t.expect("abc + 1", after: mark)
-        t.send("\r")
-        t.expect("42", after: mark + 8)
+        t.type("\u{1B}[A", expecting: "abc + 1")
+        t.type("\r", expecting: "42")
 
         // Tab completes a function name: "softm" becomes "softmax(".
-        mark = t.plain.count
-        t.send("softm\t")
-        t.expect("softmax(", after: mark)
-        t.send("tensor([0, 0]))\r")
-        t.expect("[0.5000, 0.5000]", after: mark)
+        t.type("softm\t", expecting: "softmax(")
+        t.type("tensor([0, 0]))\r", expecting: "[0.5000, 0.5000]")
 
         // Tab completes an argument label inside a call, and a file path inside a string.
         try "x".write(toFile: dir.appendingPathComponent("reference-image.png").path, atomically: true, encoding: .utf8)
-        mark = t.plain.count
-        t.send("print(randn([2], se\t")
-        t.expect("seed:", after: mark)
-        t.send(" 1), \"\(dir.path)/refer\t")
-        t.expect("reference-image.png", after: mark)
-        t.send("\")\r")
-        t.expect("reference-image.png\n", after: mark)
+        t.type("print(randn([2], se\t", expecting: "seed:")
+        t.type(" 1), \"\(dir.path)/refer\t", expecting: "reference-image.png")
+        t.type("\")\r", expecting: "reference-image.png\n")
 
         // A multi-line expression continues with the "...>" prompt.
-        mark = t.plain.count
-        t.send("let m = [1,\r")
-        t.expect("...> ", after: mark)
-        t.send("2, 3]\r")
-        t.send("print(len(m))\r")
-        t.expect("3\n", after: mark)
+        t.type("let m = [1,\r", expecting: "...> ")
+        t.type("2, 3]\rprint(len(m))\r", expecting: "3\n")
 
         // show draws half-blocks on a terminal without an image protocol: a red-over-blue 1×2 image is one
         // cell, '▀' in red on blue.
-        mark = t.screen.count
+        var mark = t.screen.count
         t.send("show(reshape(tensor([1, 0, 0, 0, 0, 1]), [1, 3, 2, 1]))\r")
         t.expect("▀", after: t.plain.count)
         XCTAssertTrue(t.screen.dropFirst(mark).contains("\u{1B}[38;2;255;0;0m\u{1B}[48;2;0;0;255m▀\u{1B}[0m"), t.screen)
 
         // A statement typed over several lines is one history entry: one Up recalls the whole loop.
-        mark = t.plain.count
-        t.send("for i in range(2) {\r")
-        t.send("print(\"loop\", i)\r")
-        t.send("}\r")
-        t.expect("loop 1", after: mark)
-        mark = t.plain.count
-        t.send("\u{1B}[A")
-        t.expect("print(\"loop\", i)", after: mark)
-        t.send("\r")
-        t.expect("loop 0\nloop 1", after: mark)
+        t.type("for i in range(2) {\rprint(\"loop\", i)\r}\r", expecting: "loop 1")
+        t.type("\u{1B}[A", expecting: "print(\"loop\", i)")
+        t.type("\r", expecting: "loop 0\nloop 1")
         // Up searches the history by what is typed: "let ab" finds "let abc = 41", past newer entries.
-        mark = t.plain.count
-        t.send("let ab\u{1B}[A")
-        t.expect("let abc = 41", after: mark)
-        mark = t.plain.count
-        t.send("\u{03}")
-        t.expect("dream> ", after: mark)
+        t.type("let ab\u{1B}[A", expecting: "let abc = 41")
+        t.type("\u{03}", expecting: "dream> ")
 
-        // Tab inside a string that names a sampler completes sampler names.
+        // Tab inside a string that names a sampler completes sampler names: the common part, then the list
+        // (and the line shown again under it), then the one name left, closed.
         mark = t.plain.count
         t.send("print(1, sampler: \"dpm\t")
         t.expect("dpmpp_", after: mark)
-        t.send("\t")
-        t.expect("dpmpp_2m  dpmpp_2s_ancestral  dpmpp_sde", after: mark)
-        t.expect("dream> print(1, sampler: \"dpmpp_", after: mark)   // the line shown again under the list
-        mark = t.plain.count
-        t.send("s\t")
-        t.expect("sde\"", after: mark)                                    // one name left (dpmpp_sde): completed, closed
-        mark = t.plain.count
-        t.send("\u{03}")
-        t.expect("dream> ", after: mark)
+        t.type("\t", expecting: "dpmpp_2m  dpmpp_2s_ancestral  dpmpp_sde")
+        t.expect("dream> print(1, sampler: \"dpmpp_", after: mark)
+        t.type("s\t", expecting: "sde\"")
+        t.type("\u{03}", expecting: "dream> ")
 
         // Ctrl-C during a long computation returns to the prompt with the bindings intact.
         mark = t.plain.count
