@@ -33,7 +33,7 @@ public enum DistributionFile {
                         "objective": s.objective.rawValue]) { $1 }
             if let w = l.dist.weights { tensors["weights"] = try Tensor(w, shape: [w.count]) }
             if let a = l.assignment { tensors["assignment"] = a }
-            if let sh = l.shared { tensors["shared"] = sh }
+            if let p = l.parameters { tensors["parameters"] = p }
             if !l.losses.isEmpty { tensors["losses"] = try Tensor(l.losses, shape: [l.losses.count]) }
         }
         try SafeTensors.save(tensors, metadata: meta, to: path)
@@ -79,7 +79,7 @@ public enum DistributionFile {
             l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan,
                       losses: f.entries["losses"] != nil ? try f.tensor("losses").scalars : [], moments: moments,
                       assignment: f.entries["assignment"] != nil ? try f.tensor("assignment") : nil,
-                      shared: f.entries["shared"] != nil ? try f.tensor("shared") : nil)
+                      parameters: f.entries["parameters"] != nil ? try f.tensor("parameters") : nil)
             learned = l
         }
         return SavedDistribution(sd: sd, learned: learned, encoded: try learned.dist.encoded(sd))

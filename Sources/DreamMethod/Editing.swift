@@ -13,7 +13,7 @@ extension LearnedDistribution {
         let d = PromptDistribution(prompts: dist.prompts, prefix: s.prefix, suffix: s.suffix, weights: dist.weights)
         _ = try d.embeddings(sd, vectors: d.prompts)   // checks that prefix + tokens + suffix fit
         let e = LearnedDistribution(d, settings: s)
-        e.restore(steps: completedSteps, loss: lastLoss, losses: losses, moments: moments, assignment: assignment, shared: shared)
+        e.restore(steps: completedSteps, loss: lastLoss, losses: losses, moments: moments, assignment: assignment, parameters: parameters)
         return e
     }
 }

@@ -38,9 +38,12 @@ public final class LearnedDistribution {
     public internal(set) var losses: [Float] = []
     /// AdamW's moment estimates after the last completed step, so that a run continues exactly.
     public internal(set) var moments: (Tensor, Tensor)?
-    /// Competing prompts: the part [1, M, d] every prompt shares (prompt k = shared + its own part), which
-    /// learns from every reference while each prompt's own part learns from the references it explains.
-    public internal(set) var shared: Tensor?
+    /// Competing prompts: the trained parameter [K + 1, M, d], each prompt's own part and (last row) the part
+    /// every prompt shares (prompt k = shared + own k): the shared part learns from every reference, a
+    /// prompt's own part from the references it explains. Kept as trained, so a run continues exactly.
+    public internal(set) var parameters: Tensor?
+    /// The shared part [1, M, d] of competing prompts.
+    public var shared: Tensor? { parameters.flatMap { p in try? p.sliced(axis: 0, start: p.shape[0] - 1, end: p.shape[0]).copy() } }
     /// Competing prompts: per reference and prompt, the running relative loss that assigns references to
     /// prompts [N, K] (0 where a reference was not yet seen), so that a run continues exactly.
     public internal(set) var assignment: Tensor?
@@ -52,8 +55,8 @@ public final class LearnedDistribution {
     public init(_ dist: PromptDistribution, settings: LearningSettings) { self.dist = dist; self.settings = settings }
 
     /// Progress figures (and optimiser state, when saved) of a distribution read back from a file.
-    public func restore(steps: Int, loss: Float, losses: [Float] = [], moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil, shared: Tensor? = nil) {
-        completedSteps = steps; lastLoss = loss; self.losses = losses; self.moments = moments; self.assignment = assignment; self.shared = shared
+    public func restore(steps: Int, loss: Float, losses: [Float] = [], moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil, parameters: Tensor? = nil) {
+        completedSteps = steps; lastLoss = loss; self.losses = losses; self.moments = moments; self.assignment = assignment; self.parameters = parameters
     }
 }
 
@@ -75,7 +78,10 @@ extension StableDiffusion {
     /// from (seed, step); `Job` cancellation stops after the last completed step, keeping it.
     /// `resume` continues a run (its prompts, optimiser state and step count) up to `s.steps` in all, so
     /// that stopping and resuming gives the same prompts as one uninterrupted run.
+    /// `checkpoint` is called every `every` completed steps with the run as it stands (its prompts current), to
+    /// save it: a run killed later resumes from the file to exactly the uninterrupted result.
     public func learn(latents: Tensor, _ s: LearningSettings, resume: LearnedDistribution? = nil,
+                      checkpoint: (every: Int, save: (LearnedDistribution) throws -> Void)? = nil,
                       onStep: ((Int, Float) -> Void)? = nil) throws -> LearnedDistribution {
         let dist = PromptDistribution(k: s.prompts, m: s.tokens, width: textEncoder.hidden, seed: s.seed, prefix: s.prefix, suffix: s.suffix)
         let first = resume?.completedSteps ?? 0
@@ -99,8 +105,11 @@ extension StableDiffusion {
         let k = dist.k
         let v: Tensor
         if s.objective == .compete {
-            let shared = resume?.shared ?? Tensor(zeros: [1, dist.m, dist.prompts.shape[2]])
-            v = try concatenate([dist.prompts - shared, shared], axis: 0).param()
+            if let p = resume?.parameters, p.shape == [k + 1, dist.m, dist.prompts.shape[2]] {
+                v = p.copy().param()
+            } else {
+                v = try concatenate([dist.prompts, Tensor(zeros: [1, dist.m, dist.prompts.shape[2]])], axis: 0).param()
+            }
         } else {
             v = dist.prompts.param()
         }
@@ -109,7 +118,7 @@ extension StableDiffusion {
         }
         let opt = AdamW([v], lr: s.lr, weightDecay: s.weightDecay)
         if let r = resume, first > 0 {
-            guard s.objective != .compete || r.shared != nil else {
+            guard s.objective != .compete || r.parameters != nil else {
                 throw ModelError("cannot resume: the saved run of competing prompts has no shared part (saved by an older dream); learn it again")
             }
             guard let mv = r.moments else {
@@ -130,9 +139,9 @@ extension StableDiffusion {
         defer { progress.finish() }
         if first > 0 { progress.update(min(first, s.steps), note: "resumed") }
         /// The state at the start of a step: what a run of that many steps ends with.
-        struct Snapshot { let steps: Int; let v: [Float]; let moments: (Tensor, Tensor)?; let scores: [Float]; let shared: Tensor? }
+        struct Snapshot { let steps: Int; let v: [Float]; let moments: (Tensor, Tensor)?; let scores: [Float]; let parameters: Tensor? }
         func snapshot(_ steps: Int) -> Snapshot {
-            Snapshot(steps: steps, v: v.scalars, moments: result.moments.map { ($0.0.copy(), $0.1.copy()) }, scores: assignment.scores, shared: result.shared)
+            Snapshot(steps: steps, v: v.scalars, moments: result.moments.map { ($0.0.copy(), $0.1.copy()) }, scores: assignment.scores, parameters: result.parameters)
         }
         var good: Snapshot?   // the latest state whose loss was finite
         for step in first..<max(first, s.steps) {
@@ -163,7 +172,7 @@ extension StableDiffusion {
                 result.completedSteps = back.steps
                 result.lastLoss = result.losses.last ?? .nan
                 result.moments = back.moments
-                result.shared = back.shared
+                result.parameters = back.parameters
                 result.failure = "the loss at step \(step + 1) is \(lossValue.isFinite ? "finite but its gradient is not" : "\(lossValue)"); learning stopped and the distribution holds the first \(back.steps) steps, the last whose loss was finite (a smaller lr: may help)"
                 break
             }
@@ -175,10 +184,15 @@ extension StableDiffusion {
             result.moments = opt.moments[0]
             if s.objective == .compete {
                 result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts])
-                result.shared = try v.detached.sliced(axis: 0, start: k, end: k + 1).copy()
+                result.parameters = v.detached.copy()
             }
             progress.update(step + 1, note: String(format: "loss %.4f", result.lastLoss))
             onStep?(step + 1, result.lastLoss)
+            if let c = checkpoint, c.every > 0, (step + 1) % c.every == 0 {
+                dist.prompts = try prompts(v.detached).copy()
+                if s.objective == .compete { dist.weights = assignment.weights }
+                try c.save(result)
+            }
         }
         dist.prompts = try prompts(v.detached).copy()
         if s.objective == .compete { dist.weights = assignment.weights }

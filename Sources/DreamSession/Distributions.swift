@@ -26,13 +26,23 @@ extension Session {
                                    .labeled("objective", .optional(.string), "\"paper\" (the paper's), \"mixture\" (best of S draws per reference) or \"compete\" (prompts compete for references; sampled by picking a prompt)"),
                                    seedParam,
                                    .labeled("prefix", .string, default: .string("")), .labeled("suffix", .string, default: .string("")),
-                                   resumeParam],
+                                   resumeParam,
+                                   .labeled("checkpoint", .optional(.string), "a .safetensors file the run is saved to as it goes (atomically; continue it with resume: load(FILE))"),
+                                   .labeled("every", .int, default: .number(50), "steps between checkpoints")],
                          doc: "Learns a prompt distribution from reference images (progress bar; Ctrl-C keeps the last completed step). " + learningDefaultsNote,
                          example: "let D = learn(m, images(\"refs/*.png\", size: 64), steps: 300, seed: 1)") { a, ip in
             let sd = try a.model("m")
             var s = try learningSettings(a, ip, sd.learnDefaults, base: LearningSettings())
             s.prefix = try a.string("prefix"); s.suffix = try a.string("suffix")
-            return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "learn", explicit: a.given, ip)
+            var checkpoint: (String, Int)?
+            if let path = a.optionalString("checkpoint") {
+                let every = try a.int("every")
+                guard every >= 1 else { throw ArgumentError("learn: every: must be at least 1, got \(every)", argument: "every") }
+                guard path.hasSuffix(".safetensors") else { throw ArgumentError("learn: checkpoint: a distribution is saved as .safetensors, got \(path)", argument: "checkpoint") }
+                checkpoint = (path, every)
+            }
+            return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "learn",
+                                    explicit: a.given, checkpoint: checkpoint, ip)
         }, topic: topic)
         r.register(Builtin("textual_inversion", [.positional("m", .any), .positional("images", .tensor),
                                                .labeled("tokens", .optional(.int)), .labeled("steps", .optional(.int)),

@@ -10,7 +10,7 @@ import DreamIO
 /// Reference images → latents at the model's resolution → a learned distribution, as a value.
 /// With `resume`, the saved run's settings are used and `steps` counts all steps, those done included.
 func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSettings, resume: DistributionValue?,
-                  caller: String, explicit: Set<String> = [], _ ip: Interpreter) throws -> Value {
+                  caller: String, explicit: Set<String> = [], checkpoint: (path: String, every: Int)? = nil, _ ip: Interpreter) throws -> Value {
     var s = settings
     if let r = resume {
         guard let l = r.learned else { throw ArgumentError("\(caller): resume: a mixture has no prompts to continue; pass a distribution from learn or load", argument: "resume") }
@@ -35,7 +35,13 @@ func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSet
     try checkReferenceImages(images, caller: caller, size: sd.unet.sampleSize * sd.vae.downscale, ip)
     do {
         let latents = try sd.referenceLatents(images, size: sd.unet.sampleSize * sd.vae.downscale)
-        let learned = try sd.learn(latents: latents, s, resume: resume?.learned)
+        // Autosave: the run as it stands, written atomically (the previous file stays whole until the new one is).
+        let save = checkpoint.map { c in
+            (every: c.every, save: { (l: LearnedDistribution) throws in
+                try DistributionFile.save(SavedDistribution(sd: sd, learned: l, encoded: try l.dist.encoded(sd)), to: c.path)
+            })
+        }
+        let learned = try sd.learn(latents: latents, s, resume: resume?.learned, checkpoint: save)
         if let why = learned.failure { ip.warn("\(caller): \(why)") }
         if learned.interrupted {
             // The request was taken to stop learning; raise it again so the run stops at its next step boundary

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamIO
 
 /// Ctrl-C in a script ends the run with 130 at the next step boundary of whatever is running: inside one
 /// long expression, and after `learn` has stopped and handed back its completed steps.
@@ -31,5 +32,40 @@ final class InterruptTests: XCTestCase {
         XCTAssertNotNil(r.stderr.range(of: #"learn: interrupted; the distribution holds the [0-9]+ completed steps of 1000000"#, options: .regularExpression), r.stderr)
         XCTAssertTrue(r.stderr.contains("learn.dream:3:"), r.stderr)
         XCTAssertEqual(r.stdout, "")
+    }
+
+    /// `learn(…, checkpoint:, every:)` writes the run atomically every N steps: killed with SIGKILL, the run has
+    /// lost at most N steps, no temporary file is left, and resuming from the checkpoint gives exactly the
+    /// prompts of an uninterrupted run.
+    func testAKilledRunResumesFromItsCheckpointExactly() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fixture = repoRoot.appendingPathComponent("Tests/Fixtures/sd/sd1").path
+        let setup = "let m = model(\"\(fixture)\")\nlet refs = world.render(n: 4, seed: 0, resolution: 16)\n"
+        let settings = "prompts: 3, tokens: 1, objective: \"compete\", seed: 3"
+        try (setup + "learn(m, refs, \(settings), steps: 1000000, checkpoint: \"ck.safetensors\", every: 5)\n")
+            .write(to: dir.appendingPathComponent("long.dream"), atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: dreamBinary)
+        p.arguments = ["--quiet", "long.dream"]
+        p.currentDirectoryURL = dir
+        try p.run()
+        let ck = dir.appendingPathComponent("ck.safetensors").path
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && !FileManager.default.fileExists(atPath: ck) { usleep(10_000) }
+        usleep(300_000)   // let it write a few more
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "state" }.sorted(), ["ck.safetensors", "long.dream"])
+        let saved = try XCTUnwrap(Int(try SafeTensorsFile(path: ck).metadata["steps"] ?? ""))
+        XCTAssertTrue(saved >= 5 && saved % 5 == 0, "checkpoint at step \(saved)")
+        let total = saved + 7
+        let out = try runDream(["--quiet", "-c", setup + """
+            let whole = learn(m, refs, \(settings), steps: \(total))
+            let resumed = learn(m, refs, steps: \(total), resume: load("ck.safetensors"))
+            print(resumed.steps, max(abs(resumed.prompts - whole.prompts)) == 0, str(resumed.weights) == str(whole.weights), str(resumed.losses) == str(whole.losses))
+            """], in: dir)
+        XCTAssertEqual(out.stdout, "\(total) true true true\n", out.stderr)
     }
 }
