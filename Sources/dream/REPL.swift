@@ -22,6 +22,7 @@ struct REPL {
             return runStream(interp, name: "<stdin>") { readLine() }
         }
         defer { dream_editor_close(ed) }
+        Signals.interactive()   // a hard stop would lose every binding: it takes a deliberate third Ctrl-C
         let history = REPL.historyPath
         try? FileManager.default.createDirectory(atPath: (history as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         _ = dream_history_load(ed, history)

@@ -104,6 +104,27 @@ final class TerminalTests: XCTestCase {
         return env
     }
 
+    /// A second Ctrl-C during work with no step boundary (one big product) does not end the session: it says
+    /// that a third would, the work stops at its end, and the prompt comes back with every binding.
+    func testASecondCtrlCSaysAThirdWouldEndTheSession() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try PTY(args: [], env: terminalEnvironment(dir), cwd: dir.path)
+        t.expect("dream> ")
+        t.type("let a = randn([5000, 5000], seed: 1)\rlet keep = 41\rprint(\"ready\")\r", expecting: "ready\n")
+        let mark = t.plain.count
+        t.send("let c = a @ a\r")
+        usleep(300_000)
+        t.send("\u{03}")
+        usleep(150_000)
+        t.send("\u{03}")
+        t.expect("Ctrl-C once more ends dream now", after: mark)
+        t.expect("dream> ", after: mark)
+        t.type("print(keep)\r", expecting: "41\n")
+        t.send(":quit\r")
+        XCTAssertEqual(t.wait(), 0)
+    }
+
     func testInteractiveSession() throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
