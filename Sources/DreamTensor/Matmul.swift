@@ -1,37 +1,37 @@
 import COpenBLAS
 
 /// C = alpha op(A) op(B) + beta C, row-major, through OpenBLAS. OpenBLAS itself runs single-threaded
-/// (see `Engine`); large products are split into column (or row) blocks computed on our own threads, so
-/// BLAS never has idle threads spinning against ours, and every element is computed the same way
-/// whatever the thread count.
+/// (see `Engine`); large products are split into blocks of a fixed size — 256 columns (or rows) — that our
+/// threads share. The blocks do not depend on the thread count, so every element is computed by the same
+/// OpenBLAS call whatever the number of threads: results are bit-identical at 1 thread and at 64.
 @inline(__always)
 func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true) {
+    // The same blocks run on this thread alone when the caller already parallelises (`parallel` false).
+    func blocks(_ count: Int, _ body: (Range<Int>) -> Void) { if parallel { parallelFor(count, perWorker: 1, body) } else { body(0..<count) } }
     let work = Double(m) * Double(n) * Double(k)
-    let workers = Engine.threads
-    if workers <= 1 || work < 4e6 {
+    let block = 256
+    if work < 4e6 || max(m, n) <= block {
         gemm1(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         return
     }
     if n >= m {
-        // Column blocks: C[:, j0..<j1] = op(A) op(B)[:, j0..<j1]; blocks are multiples of 16 columns.
-        let parts = Swift.min(workers, Swift.max(1, n / 16))
-        parallelFor(parts) { r in
+        // Column blocks: C[:, j0..<j1] = op(A) op(B)[:, j0..<j1].
+        let parts = (n + block - 1) / block
+        blocks(parts) { r in
             for p in r {
-                let j0 = (n * p / parts) & ~15, j1 = p == parts - 1 ? n : (n * (p + 1) / parts) & ~15
-                if j1 <= j0 { continue }
+                let j0 = p * block, j1 = Swift.min(n, j0 + block)
                 let bOff = transB ? j0 * ldb : j0
                 gemm1(transA: transA, transB: transB, m: m, n: j1 - j0, k: k, alpha: alpha, a: a, lda: lda,
                       b: b + bOff, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
             }
         }
     } else {
-        let parts = Swift.min(workers, Swift.max(1, m / 16))
-        parallelFor(parts) { r in
+        let parts = (m + block - 1) / block
+        blocks(parts) { r in
             for p in r {
-                let i0 = (m * p / parts) & ~15, i1 = p == parts - 1 ? m : (m * (p + 1) / parts) & ~15
-                if i1 <= i0 { continue }
+                let i0 = p * block, i1 = Swift.min(m, i0 + block)
                 let aOff = transA ? i0 : i0 * lda
                 gemm1(transA: transA, transB: transB, m: i1 - i0, n: n, k: k, alpha: alpha, a: a + aOff, lda: lda,
                       b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
@@ -40,14 +40,10 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, al
     }
 }
 
-/// Positional form with the choice made by a flag: split across workers (`split`) or on this thread alone.
+/// Positional form with the choice made by a flag: blocks split across workers (`split`) or all on this thread.
 func gemm(split: Bool, _ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
           _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-    if split {
-        gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-    } else {
-        gemm1(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-    }
+    gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, parallel: split)
 }
 
 /// One single-threaded OpenBLAS call.
