@@ -68,14 +68,23 @@ final class NeRFPluginTests: XCTestCase {
         let saved = Job.makeReporter
         Job.makeReporter = { _, _ in CancelAfter() }
         defer { Job.makeReporter = saved }
-        let cut = try run(setup + """
-            let f = nerf.distill(m, s, a, u, 10, 7, 5, 8, 16)
-            let g = nerf.distill(m, s, a, u, 3, 7, 5, 8, 16)
-            print(float(max(abs(f - g))))
-            """)
-        XCTAssertEqual(cut.out, "0\n")
-        XCTAssertEqual(cut.warnings, ["nerf.distill: interrupted; the result holds the work completed so far",
-                                      "nerf.distill: interrupted; the result holds the work completed so far"])
+        // The call returns its partial field and raises the request again, so that the run stops at its next
+        // step boundary (a script ends with 130): each statement runs on its own here, the flag checked and
+        // cleared between them as the command line does.
+        let interp = Interpreter(registry: Self.host.registry)
+        var out = "", warnings: [String] = []
+        interp.write = { out += $0 }
+        interp.warn = { warnings.append($0) }
+        try interp.run(SourceFile(name: "t", text: setup))
+        for statement in ["let f = nerf.distill(m, s, a, u, 10, 7, 5, 8, 16)", "let g = nerf.distill(m, s, a, u, 3, 7, 5, 8, 16)"] {
+            try interp.run(SourceFile(name: "t", text: statement))
+            XCTAssertEqual(Job.cancelRequested, 1, "the interruption is raised again for the run to stop")
+            Job.cancelRequested = 0
+        }
+        try interp.run(SourceFile(name: "t", text: "print(float(max(abs(f - g))))"))
+        XCTAssertEqual(out, "0\n")
+        XCTAssertEqual(warnings, ["nerf.distill: interrupted; the result holds the work completed so far",
+                                  "nerf.distill: interrupted; the result holds the work completed so far"])
     }
 
     /// On the built-in model: a field distilled from "a large red matte cone on a gray background" (seen from
