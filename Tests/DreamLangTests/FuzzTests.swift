@@ -7,18 +7,7 @@ import DreamTensor
 /// nothing may crash, nothing may take longer than a second, and every error must carry a location
 /// inside its source.
 final class FuzzTests: XCTestCase {
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-        mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
-    }
+    typealias Rng = SeededRng
 
     static let fragments = ["let", "for", "in", "if", "else", "true", "false", "(", ")", "[", "]", "{", "}", ",", ":", ";",
                             ".", "...", "+", "-", "*", "/", "**", "@", "==", "<", ">=", "&&", "||", "!", "=", "\n", " ",

@@ -10,17 +10,7 @@ import DreamMethod
 /// flipped, runs overwritten, inserted or cut, and the header's numbers changed. Every input must either
 /// read or fail with an error — no crash, no hang (each input well under a second).
 final class ReaderFuzzTests: XCTestCase {
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    }
+    typealias Rng = SeededRng
 
     /// One mutation of `bytes`: flips, overwritten runs, insertions, cuts, or a digit of the (JSON) header changed.
     func mutate(_ bytes: [UInt8], _ rng: inout Rng) -> [UInt8] {

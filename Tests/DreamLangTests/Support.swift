@@ -65,3 +65,17 @@ func buildPlugin(_ package: String) -> String {
     precondition(p.terminationStatus == 0, "building Plugins/\(package) failed")
     return dir + "/.build/release/lib\(package.lowercased()).so"
 }
+
+/// SplitMix64: the fuzz tests' seeded stream of choices.
+struct SeededRng {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+    mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
+}
