@@ -57,7 +57,7 @@ extension Session {
             return try learnedValue(sd, images: try a.tensor("images"), s, resume: try a.optionalDistribution("resume"), caller: "textual_inversion", explicit: a.given, ip)
         }, topic: topic)
         let drawParams: [Param] = [.labeled("n", .int, default: .number(1)), .labeled("gamma", .number, default: .number(1)),
-                                   .labeled("prompt", .optional(.int), "draw from learned prompt k (0-based) alone: c = μ + γ(H_k − μ)")]
+                                   .labeled("prompt", .optional(.int), "draw from learned prompt k (0-based) alone: c = H_k + γ × the distribution's spread (at gamma: 0 exactly its encoding H_k)")]
         /// n, γ and prompt of a draw, checked against the distribution.
         func drawArguments(_ a: Args, _ d: DistributionValue) throws -> (n: Int, gamma: Float, prompt: Int?) {
             let f = a.function.qualifiedName
@@ -76,7 +76,7 @@ extension Session {
             return (n, Float(gamma), prompt)
         }
         r.register(Builtin("draw", [.positional("D", .any)] + drawParams + [seedParam],
-                         doc: "Conditions [n, 77, d] drawn from a distribution, as sample draws them (a Gaussian: μ + γσε; competing prompts: a prompt k by its weight, μ + γ(H_k − μ)): for the UNet, or one draw held for a text-to-3D distillation.",
+                         doc: "Conditions [n, 77, d] drawn from a distribution, as sample draws them (a Gaussian: μ + γσε; competing prompts: a prompt k by its weight, then H_k + γ·½σ ⊙ ε with one ε per image shared by every position): for the UNet, or one draw held for a text-to-3D distillation.",
                          example: "let c = draw(D, seed: 3)") { a, ip in
             let d = try a.distribution("D")
             let (n, gamma, prompt) = try drawArguments(a, d)
@@ -84,7 +84,7 @@ extension Session {
             catch let e as ModelError { throw ArgumentError("draw: \(e.message)") }
         }, topic: topic)
         r.register(Builtin("sample", [.positional("D", .any)] + drawParams + samplingParams + [seedParam],
-                         doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's μ + γ(H_k − μ)), guided against the empty prompt.",
+                         doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's neighbourhood H_k + γ·½σ ⊙ ε), guided against the empty prompt.",
                          example: "sample(D, n: 8, gamma: 1, steps: 30, seed: 2)") { a, ip in
             let d = try a.distribution("D")
             let (n, gamma, prompt) = try drawArguments(a, d)
