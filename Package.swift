@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "dream", targets: ["dream"]),
         .executable(name: "dream-bench", targets: ["DreamBench"]),
         .executable(name: "dream-train", targets: ["DreamTrain"]),
+        .executable(name: "dream-fuzz", targets: ["dream-fuzz"]),
     ],
     dependencies: [],
     targets: [
@@ -65,12 +66,18 @@ let package = Package(
         .executableTarget(name: "DreamTrain", dependencies: ["DreamMethod", "DreamDiffusion", "DreamModels", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: numeric),
         .executableTarget(name: "DreamBench", dependencies: ["DreamTensor", "DreamIO", "DreamModels", "DreamWorld", "DreamDiffusion", "DreamMethod", "DreamAssets"], swiftSettings: numeric),
 
+        // Fuzz targets (the readers, the plugin loader), for the fuzz tests and for libFuzzer (scripts/fuzz);
+        // the driver shim finds libFuzzer when the program was linked with it.
+        .target(name: "DreamFuzz", dependencies: ["DreamSession", "DreamLang", "DreamMethod", "DreamModels", "DreamDiffusion", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "dream-fuzz", dependencies: ["DreamFuzz", "CFuzzDriver", "DreamSession", "DreamLang", "DreamTensor", "DreamIO"], swiftSettings: cpu),
+
         .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamMethod", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamMethodTests", dependencies: ["DreamMethod", "DreamAssets", "DreamModels", "DreamDiffusion", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
         .testTarget(name: "DreamWorldTests", dependencies: ["DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamSession", "DreamMethod", "DreamDiffusion", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
+        .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamSession", "DreamFuzz", "DreamMethod", "DreamDiffusion", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -40,7 +40,7 @@ extension StableDiffusion {
     /// UNet's guided batch (≈ 30 tensors of its widest channels at the latent size).
     public func generationMemory(_ h: Int, _ w: Int, batch: Int) -> Double {
         let pixels = Double(h * w), latent = pixels / Double(vae.downscale * vae.downscale)
-        return pixels * Double(vae.fullResolutionChannels) * 4 * 36 + 2 * Double(batch) * latent * Double(unet.widestChannels) * 4 * 30
+        return vae.memory(height: h, width: w) + 2 * Double(batch) * latent * Double(unet.widestChannels) * 4 * 30
     }
 
     /// The one size rule of every call that takes a size for this model (generate, sample).
@@ -119,7 +119,7 @@ extension StableDiffusion {
                     throw ModelError("the sampler \"\(o.sampler.name)\" gave \(bad) NaN or infinite latent values for \(which) (stage: sampling); nothing was decoded")
                 }
                 let latent = try xEnd * Float(sched.finalScale / Double(vae.scalingFactor))
-                let decoded = try vae.decode(latent)
+                let decoded = try vae.decodeEach(latent)
                 if let bad = decoded.nonFiniteCount {
                     throw ModelError("the VAE decoder gave \(bad) NaN or infinite values for \(which) (stage: decoding)")
                 }

@@ -88,6 +88,7 @@ public final class Evaluator {
         guard references.rank == 4, references.shape[1] == 3, references.shape[0] > 0 else {
             throw TensorError("evaluate: references must be a batch [N, 3, H, W], got \(shapeString(references.shape))")
         }
+        try Memory.check(Double(images.shape[0]) * Oracle.memoryPerImage, for: "evaluate: \(images.shape[0]) images")
         let (truthF, radii) = try truthFeatures(c)
         let features = try oracle.features(images)
         let probs = try oracle.probabilities(images)

@@ -70,7 +70,14 @@ extension StableDiffusion {
         let (h, w) = (images.shape[2], images.shape[3])
         let scale = Double(size) / Double(min(h, w))
         let resized = try images.resized(height: max(size, Int((Double(h) * scale).rounded())), width: max(size, Int((Double(w) * scale).rounded())))
-        return try withoutGrad { try vae.encodeMean(resized * 2 - 1) * vae.scalingFactor }
+        return try withoutGrad { try vae.encodeMeanEach(resized * 2 - 1) * vae.scalingFactor }
+    }
+
+    /// Bytes one learning step needs, estimated generously: the UNet's activations kept for the backward pass
+    /// for `items` (image, condition) pairs at latent size h × w, and the text encoder's for `prompts` prompts.
+    public func learningMemory(latentHeight h: Int, latentWidth w: Int, items: Int, prompts: Int) -> Double {
+        Double(items) * Double(h * w) * Double(unet.widestChannels) * 4 * 90
+            + Double(prompts) * Double(tokenizer.maxLength) * Double(textEncoder.hidden) * 4 * Double(textEncoder.layers.count) * 20
     }
 
     /// Learns a prompt distribution from reference latents (see `referenceLatents`). Each step draws a
@@ -135,6 +142,10 @@ extension StableDiffusion {
             }
             assignment.scores = a.scalars
         }
+        let items = min(s.batch, n) * objective.conditionsPerImage(prompts: s.prompts)
+        let (ch, cw) = (min(size, lh), min(size, lw))
+        do { try Memory.check(learningMemory(latentHeight: ch, latentWidth: cw, items: items, prompts: s.prompts), for: "learning (\(items) UNet passes of \(cw * vae.downscale)×\(ch * vae.downscale) per step, with their gradients)") }
+        catch let e as TensorError { throw ModelError(e.message + " (a smaller batch: or fewer prompts:)") }
         let progress = Job.progress("learning", total: s.steps)
         defer { progress.finish() }
         if first > 0 { progress.update(min(first, s.steps), note: "resumed") }

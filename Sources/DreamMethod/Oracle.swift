@@ -9,6 +9,9 @@ import DreamWorld
 public final class Oracle {
     /// Input resolution: other sizes are resized first.
     public static let resolution = 64
+    /// Bytes evaluating one image needs, for refusing a set that would not fit (measured: about 380 KB per
+    /// image with the oracle's activations, its features and the distances to the truth set).
+    public static let memoryPerImage = Double(3 * resolution * resolution * 4 * 10)
     /// Width of the feature space.
     public static let featureWidth = 128
     /// The attributes predicted, in the order of the logit blocks.

@@ -89,4 +89,32 @@ public final class VAE {
         }
         return try decOut(decNorm(h).silu())
     }
+    /// Bytes the encoder or decoder needs for one image of height × width pixels: its full-resolution
+    /// activations, several alive at once (an estimate, generous, for refusing work before it starts).
+    public func memory(height: Int, width: Int) -> Double {
+        Double(height * width) * Double(fullResolutionChannels) * 4 * 36
+    }
+
+    /// `decode`, image by image: one image's activations at a time, so a large batch needs no more
+    /// memory than one (each image goes through the same operations as in a batch). Refused before it starts
+    /// when one image and the result would not fit.
+    public func decodeEach(_ z: Tensor) throws -> Tensor {
+        guard z.rank == 4, z.shape[1] == latentChannels else { throw ModelError("vae: latents must be [B, \(latentChannels), H, W], got \(shapeString(z.shape))") }
+        let (n, h, w) = (z.shape[0], z.shape[2] * downscale, z.shape[3] * downscale)
+        try checkMemory(images: n, height: h, width: w, what: "decoding \(n) latent\(n == 1 ? "" : "s") to \(w)×\(h)")
+        return try concatenate((0..<n).map { try decode(z.sliced(axis: 0, start: $0, end: $0 + 1)) }, axis: 0)
+    }
+
+    /// `encodeMean`, image by image (see `decodeEach`).
+    public func encodeMeanEach(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4 else { return try encodeMean(x) }   // encodeMean names the expected shape
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        try checkMemory(images: n, height: h, width: w, what: "encoding \(n) image\(n == 1 ? "" : "s") of \(w)×\(h)")
+        return try concatenate((0..<n).map { try encodeMean(x.sliced(axis: 0, start: $0, end: $0 + 1)) }, axis: 0)
+    }
+
+    func checkMemory(images n: Int, height h: Int, width w: Int, what: String) throws {
+        do { try Memory.check(memory(height: h, width: w) + 2 * Double(n) * 3 * Double(h * w) * 4, for: what) }
+        catch let e as TensorError { throw ModelError(e.message + " (a smaller size:, or fewer images)") }
+    }
 }

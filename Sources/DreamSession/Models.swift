@@ -100,14 +100,14 @@ extension Session {
                          example: "decode(m, latents)") { a, _ in
             let sd = try a.model("m"), z = try a.tensor("latents")
             do {
-                return .tensor(try withoutGrad { try (sd.vae.decode(z * (1 / sd.vae.scalingFactor)) * 0.5 + 0.5).clamp(min: 0, max: 1) })
+                return .tensor(try withoutGrad { try (sd.vae.decodeEach(z * (1 / sd.vae.scalingFactor)) * 0.5 + 0.5).clamp(min: 0, max: 1) })
             } catch let e as ModelError { throw ArgumentError(e.message, argument: "latents") }
         }, topic: topic)
         r.register(Builtin("encode_image", [modelParam, .positional("images", .tensor)], doc: "Latents of images in [0, 1]: the VAE posterior mean × scaling factor.",
                          example: "encode_image(m, load(\"cat.png\"))") { a, _ in
             let sd = try a.model("m"), img = try a.tensor("images")
             do {
-                return .tensor(try withoutGrad { try sd.vae.encodeMean(img * 2 - 1) * sd.vae.scalingFactor })
+                return .tensor(try withoutGrad { try sd.vae.encodeMeanEach(img * 2 - 1) * sd.vae.scalingFactor })
             } catch let e as ModelError { throw ArgumentError(e.message, argument: "images") }
         }, topic: topic)
         r.register(Builtin("generate", [modelParam, .positional("prompt", .oneOf([.string, .list, .tensor]), "a prompt, a list of prompts, or conditions [N, 77, d] (from draw or encode)"),

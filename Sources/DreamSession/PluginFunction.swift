@@ -28,7 +28,8 @@ final class PluginFunction {
                                                   UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Double>?) -> Int32 = { h, model, request, gradient, residual in
         let c = Call.of(h)
         do {
-            guard let m = model?.pointee, m.kind == Int32(DREAM_OBJECT), m.number >= 0, Int(m.number) < c.objects.count,
+            // The handle is compared as a double first: Int(m.number) would trap on NaN or 1e300.
+            guard let m = model?.pointee, m.kind == Int32(DREAM_OBJECT), m.number >= 0, m.number < Double(c.objects.count),
                   let mv = c.objects[Int(m.number)] as? ModelValue else {
                 throw ArgumentError("score distillation needs a model (an argument from model(PATH))")
             }
@@ -69,8 +70,17 @@ final class PluginFunction {
 
     static let resultTensor: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Int64>?, Int32) -> UnsafeMutablePointer<Float>? = { h, shape, rank in
         let c = Call.of(h)
+        // Refused here, before anything is allocated: the plugin then sees NULL and the call fails with the reason.
+        guard (0...16).contains(rank) else { c.failure = "result_tensor: rank \(rank) (0 to 16 dimensions)"; return nil }
+        guard rank == 0 || shape != nil else { c.failure = "result_tensor: a shape of rank \(rank) given as NULL"; return nil }
         let dims = (0..<Int(rank)).map { Int(shape![$0]) }
-        guard dims.allSatisfy({ $0 >= 0 }) else { c.failure = "result shape has a negative dimension"; return nil }
+        guard dims.allSatisfy({ $0 >= 0 }) else { c.failure = "result_tensor: the shape \(dims) has a negative dimension"; return nil }
+        var count = 1, overflow = false
+        for d in dims where !overflow { (count, overflow) = count.multipliedReportingOverflow(by: d) }
+        do {
+            if overflow || count > Int.max / 8 { throw TensorError("result_tensor: the shape \(dims) has more elements than memory can hold") }
+            try Memory.check(Double(count) * 4, for: "result_tensor: a tensor \(shapeString(dims))")
+        } catch { c.failure = "\(error)"; return nil }
         let t = Tensor(zeros: dims)
         c.result = .tensor(t)
         return t.pointer

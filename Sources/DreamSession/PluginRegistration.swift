@@ -21,14 +21,15 @@ final class Registration {
 
     static func isIdentifier(_ s: String) -> Bool {
         guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && CharacterSet.letters.contains(first)) else { return false }
-        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
+        // A keyword could be registered but never called (`let.f()` does not parse).
+        return !languageKeywords.contains(s) && s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
     }
 
     static let setName: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Int32 = { h, name, doc in
         let r = of(h)
         let n = name.map { String(cString: $0) } ?? ""
         guard r.name == nil else { r.problems.append("set_name called twice"); return 1 }
-        guard isIdentifier(n) else { r.problems.append("invalid name \"\(n)\" (letters, digits and _, not starting with a digit)"); return 1 }
+        guard isIdentifier(n) else { r.problems.append("invalid name \"\(n)\" (letters, digits and _, not starting with a digit, not a keyword)"); return 1 }
         r.name = n
         r.doc = doc.map { String(cString: $0) } ?? ""
         return 0

@@ -29,18 +29,25 @@ final class PluginSampler {
     static let denoiseC: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Float>?, Double, UnsafeMutablePointer<Float>?) -> Int32 = { h, x, sigma, out in
         let c = Call.of(h)
         do {
+            guard let x, let out else { throw PluginError(message: "the sampler called denoise with a NULL \(x == nil ? "x" : "out")") }
+            guard sigma.isFinite && sigma >= 0 else { throw PluginError(message: "the sampler called denoise at σ = \(sigma) (a noise level is finite and ≥ 0)") }
             let t = Tensor(zeros: c.shape)
-            t.pointer.update(from: x!, count: t.count)
+            t.pointer.update(from: x, count: t.count)
             let d = try c.denoise(t, sigma)
-            out!.update(from: d.pointer, count: t.count)
+            out.update(from: d.pointer, count: t.count)
             return 0
         } catch { c.error = error; return 1 }
     }
 
     static let normalC: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<Float>?, Int64) -> Void = { h, out, count in
         let c = Call.of(h)
+        // No status to return: a bad request is kept and raised when the sampler returns.
+        guard let out, count >= 0 else {
+            if c.error == nil { c.error = PluginError(message: out == nil ? "the sampler asked for noise into NULL" : "the sampler asked for \(count) noise values") }
+            return
+        }
         let t = c.rng.pointee.normal([Int(count)])
-        out!.update(from: t.pointer, count: Int(count))
+        out.update(from: t.pointer, count: Int(count))
     }
 
     static let stepC: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { h, step in

@@ -79,3 +79,20 @@ struct SeededRng {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
     mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
 }
+
+/// One mutation of `bytes`, for the seeded fuzz tests: flips, overwritten runs, insertions, cuts, or a digit of the (JSON) header changed.
+func mutated(_ bytes: [UInt8], _ rng: inout SeededRng) -> [UInt8] {
+    var b = bytes
+    switch rng.below(6) {
+    case 0: for _ in 0...rng.below(8) where !b.isEmpty { b[rng.below(b.count)] ^= UInt8(1 << rng.below(8)) }
+    case 1: if !b.isEmpty { let at = rng.below(b.count); for i in at..<min(b.count, at + 1 + rng.below(16)) { b[i] = UInt8(rng.below(256)) } }
+    case 2: b.insert(contentsOf: (0..<(1 + rng.below(32))).map { _ in UInt8(rng.below(256)) }, at: rng.below(b.count + 1))
+    case 3: b = Array(b.prefix(rng.below(b.count + 1)))
+    case 4:
+        // A digit in the first 4 KB (safetensors: the header's offsets and shapes) made large or small.
+        let digits = b.prefix(4096).indices.filter { (48...57).contains(b[$0]) }
+        if let i = digits.isEmpty ? nil : digits[rng.below(digits.count)] { b[i] = UInt8(48 + rng.below(10)); if rng.below(2) == 0 { b.insert(57, at: i) } }
+    default: if b.count > 8 { b.replaceSubrange(0..<8, with: (0..<8).map { _ in UInt8(rng.below(256)) }) }
+    }
+    return b
+}
