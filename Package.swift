@@ -72,12 +72,21 @@ let package = Package(
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "dream-fuzz", dependencies: ["DreamFuzz", "CFuzzDriver", "DreamSession", "DreamLang", "DreamTensor", "DreamIO"], swiftSettings: cpu),
 
-        .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamDiffusion", "DreamMethod", "DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamMethodTests", dependencies: ["DreamMethod", "DreamAssets", "DreamModels", "DreamDiffusion", "DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamWorldTests", dependencies: ["DreamWorld", "DreamTensor", "DreamIO"], swiftSettings: cpu),
-        .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamSession", "DreamFuzz", "DreamMethod", "DreamDiffusion", "DreamTensor", "DreamIO", "dream"], swiftSettings: cpu),
+        // Tests follow the layers; what they share (paths, fixtures, comparisons, running the binary, the fuzz
+        // tests' seeded stream) is one support module.
+        .target(name: "DreamTestSupport", dependencies: ["DreamTensor", "DreamModels"], path: "Tests/Support", swiftSettings: cpu),
+        .testTarget(name: "DreamTensorTests", dependencies: ["DreamTensor", "DreamIO", "DreamTestSupport"], swiftSettings: cpu),
+        .testTarget(name: "DreamIOTests", dependencies: ["DreamTensor", "DreamIO", "DreamTestSupport"], swiftSettings: cpu),
+        .testTarget(name: "DreamModelsTests", dependencies: ["DreamModels", "DreamTensor", "DreamIO", "DreamTestSupport"], swiftSettings: cpu),
+        .testTarget(name: "DreamDiffusionTests", dependencies: ["DreamDiffusion", "DreamModels", "DreamTensor", "DreamIO", "DreamTestSupport"], swiftSettings: cpu),
+        .testTarget(name: "DreamMethodTests", dependencies: ["DreamMethod", "DreamAssets", "DreamModels", "DreamDiffusion", "DreamWorld", "DreamTensor", "DreamIO", "DreamTestSupport"], swiftSettings: cpu),
+        .testTarget(name: "DreamWorldTests", dependencies: ["DreamWorld", "DreamTensor", "DreamIO", "DreamTestSupport"], swiftSettings: cpu),
+        // The language and the session (built-ins, files, determinism, faults, the readers' fuzzing).
+        .testTarget(name: "DreamLangTests", dependencies: ["DreamLang", "DreamSession", "DreamFuzz", "DreamMethod", "DreamDiffusion", "DreamTensor", "DreamIO", "DreamTestSupport", "dream"], swiftSettings: cpu),
+        // Plugins loaded at run time, each test on its own Session.
+        .testTarget(name: "DreamPluginTests", dependencies: ["DreamLang", "DreamSession", "DreamFuzz", "DreamDiffusion", "DreamTensor", "DreamTestSupport", "dream"], swiftSettings: cpu),
+        // The command line: transcripts, the terminal, interrupts.
+        .testTarget(name: "DreamCLITests", dependencies: ["DreamIO", "DreamTestSupport", "dream"], swiftSettings: cpu),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,10 +1,9 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 import DreamTensor
 import DreamIO
 
-let pngDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/png").path
 
 /// The pixel formula of scripts/make-png-fixtures.py.
 func v8(_ x: Int, _ y: Int, _ c: Int) -> Float { Float((x * 37 + y * 11 + c * 53) % 256) / 255 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 
 /// The same seeds give bit-identical results whatever the thread count, for whole runs: learning, sampling,
 /// generating and evaluating on the built-in model, at 1, 2 and 3 threads, compared byte for byte.

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 @testable import DreamLang
 import DreamSession
 import DreamIO

@@ -1,4 +1,5 @@
 import XCTest
+import DreamTestSupport
 import DreamTensor
 import DreamModels
 import DreamDiffusion

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 import DreamWorld
 import DreamMethod
 

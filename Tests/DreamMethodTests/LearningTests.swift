@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 import DreamModels
 import DreamDiffusion
 @testable import DreamMethod
@@ -74,9 +75,6 @@ final class LearningTests: XCTestCase {
 
 func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { max($0, abs($1)) } }
 
-/// The small random-weight SD 1.x and 2.x pipelines (Tests/Fixtures/sd, made by scripts/make-sd-fixtures.py).
-let sdDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/sd").path
 
 /// Checks every `every`-th element of the prompts' gradient `g` against central finite differences of the
 /// objective's loss; returns how many were checked.

@@ -1,4 +1,5 @@
 import XCTest
+import DreamTestSupport
 import DreamMethod
 import DreamTensor
 

@@ -1,9 +1,7 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 import DreamModels
-
-let clipDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/clip").path
 
 /// Token ids against transformers' CLIPTokenizer on 240 varied prompts (Tests/Fixtures/clip, made by
 /// scripts/make-sd-fixtures.py), with SD 1.x and SD 2.x padding.

@@ -1,36 +1,15 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 import DreamModels
 import DreamTensor
 import DreamIO
 
-let sdDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/sd").path
-
-func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { max($0, abs($1)) } }
-
-func assertClose(_ a: Tensor, _ b: Tensor, _ tol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)
-    guard a.shape == b.shape else { return }
-    var d: Float = 0, s: Float = 1
-    for i in 0..<a.count { d = max(d, abs(a.pointer[i] - b.pointer[i])); s = max(s, abs(b.pointer[i])) }
-    XCTAssertLessThanOrEqual(d, tol * s, "\(what): max abs diff \(d) at scale \(s)", file: file, line: line)
-}
-
 /// Text encoder, UNet and VAE against diffusers/transformers on small random-weight SD 1.x and SD 2.x
 /// pipelines (Tests/Fixtures/sd, made by scripts/make-sd-fixtures.py), in fp32 from fp16 weights.
 final class ParityTests: XCTestCase {
-    /// Both file layouts of both families: the diffusers folder, and the single-file LDM checkpoint (read
-    /// with the folder's configs, so the key mapping — not shape inference — is what is compared).
-    static func layouts() throws -> [(String, String, StableDiffusion)] {
-        try ["sd1", "sd2"].flatMap { fam in
-            [(fam, "\(fam) folder", try StableDiffusion(path: "\(sdDir)/\(fam)")),
-             (fam, "\(fam) single file", try StableDiffusion(path: "\(sdDir)/\(fam).safetensors", config: "\(sdDir)/\(fam)"))]
-        }
-    }
-
     func testBothFamiliesMatchDiffusers() throws {
-        for (fam, what, sd) in try Self.layouts() {
+        for (fam, what, sd) in try sdLayouts() {
             let fam = fam == what ? fam : what
             let refs = try SafeTensorsFile(path: "\(sdDir)/\(fam.prefix(3))/references.safetensors")
             try withoutGrad {

@@ -1,4 +1,5 @@
 import XCTest
+import DreamTestSupport
 import DreamTensor
 
 final class EngineTests: XCTestCase {
@@ -82,7 +83,7 @@ final class EngineTests: XCTestCase {
             let kh = try k.sliced(axis: 2, start: h * dh, end: (h + 1) * dh)
             let vh = try v.sliced(axis: 2, start: h * dh, end: (h + 1) * dh)
             let p = try (qh.matmul(kh.transposed()) * (1 / Float(dh).squareRoot())).softmax(axis: -1)
-            assertClose(try out.sliced(axis: 2, start: h * dh, end: (h + 1) * dh), try p.matmul(vh), tol: 1e-5, "head \(h)")
+            assertClose(try out.sliced(axis: 2, start: h * dh, end: (h + 1) * dh), try p.matmul(vh), 1e-5, "head \(h)")
         }
     }
 

@@ -1,4 +1,5 @@
 import XCTest
+import DreamTestSupport
 import DreamTensor
 
 /// Every differentiable op's gradient against central finite differences.

@@ -1,28 +1,7 @@
 import Foundation
 import XCTest
 import DreamTensor
-
-/// Test fixtures live in Tests/Fixtures, found relative to this source file.
-let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures").path
-
-/// Largest |a - b| over all elements.
-func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
-    precondition(a.count == b.count)
-    var m: Float = 0
-    for i in 0..<a.count { m = max(m, abs(a.pointer[i] - b.pointer[i])) }
-    return m
-}
-
-func maxAbs(_ a: Tensor) -> Float { a.scalars.reduce(0) { max($0, abs($1)) } }
-
-/// Asserts equal shapes and values within `tol` relative to the reference's scale (at least 1).
-func assertClose(_ actual: Tensor, _ expected: Tensor, tol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(actual.shape, expected.shape, "\(what): shape", file: file, line: line)
-    guard actual.shape == expected.shape else { return }
-    let d = maxAbsDiff(actual, expected), scale = max(1, maxAbs(expected))
-    XCTAssertLessThanOrEqual(d, tol * scale, "\(what): max abs diff \(d) (scale \(scale))", file: file, line: line)
-}
+import DreamTestSupport
 
 /// Compares reverse-mode gradients of L = Σ f(x)·r with central finite differences of L, computed in
 /// Double from the Float32 outputs, at `samples` random coordinates of every input.

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 import DreamTensor
 import DreamIO
 
@@ -81,11 +82,11 @@ final class TorchParityTests: XCTestCase {
             let xs = try inputs(name).map { $0.param() }
             let p = params(name)
             let out = try op(xs, p)
-            assertClose(out, try Self.file.tensor("\(name)/out"), tol: 2e-6, "\(name) forward")
+            assertClose(out, try Self.file.tensor("\(name)/out"), 2e-6, "\(name) forward")
             let r = try Self.file.tensor("\(name)/r")
             let grads = try gradients(of: try (out * r).sum(), wrt: xs)
             for (i, g) in grads.enumerated() {
-                assertClose(g, try Self.file.tensor("\(name)/grad\(i)"), tol: 1e-5, "\(name) gradient \(i)")
+                assertClose(g, try Self.file.tensor("\(name)/grad\(i)"), 1e-5, "\(name) gradient \(i)")
             }
         }
     }
@@ -95,7 +96,7 @@ final class TorchParityTests: XCTestCase {
         let t = (p["t"] as! [NSNumber]).map(\.floatValue)
         let emb = try Tensor.timestepEmbedding(t, dim: Self.int(p, "dim"), flipSinToCos: p["flip"] as! Bool,
                                                downscaleFreqShift: Self.float(p, "shift"))
-        assertClose(emb, try Self.file.tensor("timestep/out"), tol: 2e-4, "timestep embedding")
+        assertClose(emb, try Self.file.tensor("timestep/out"), 2e-4, "timestep embedding")
     }
 
     func testAdamWMatchesTorch() throws {
@@ -104,7 +105,7 @@ final class TorchParityTests: XCTestCase {
         let opt = AdamW([param], lr: Self.float(p, "lr"), weightDecay: Self.float(p, "weight_decay"))
         for i in 0..<Self.int(p, "steps") {
             try opt.update([try Self.file.tensor("adamw/g\(i)")])
-            assertClose(param, try Self.file.tensor("adamw/p\(i + 1)"), tol: 1e-6, "AdamW step \(i + 1)")
+            assertClose(param, try Self.file.tensor("adamw/p\(i + 1)"), 1e-6, "AdamW step \(i + 1)")
         }
     }
 
@@ -121,7 +122,7 @@ final class TorchParityTests: XCTestCase {
         try resumed.restore(step: opt.step, moments: saved)
         for i in 2..<Self.int(p, "steps") {
             try resumed.update([try Self.file.tensor("adamw/g\(i)")])
-            assertClose(second, try Self.file.tensor("adamw/p\(i + 1)"), tol: 1e-6, "resumed AdamW step \(i + 1)")
+            assertClose(second, try Self.file.tensor("adamw/p\(i + 1)"), 1e-6, "resumed AdamW step \(i + 1)")
         }
         XCTAssertThrowsError(try resumed.restore(step: 1, moments: []))
     }
@@ -129,8 +130,8 @@ final class TorchParityTests: XCTestCase {
     func testGradientClippingMatchesTorch() throws {
         let (clipped, norm) = try clipGradNorm([try Self.file.tensor("clip/in0"), try Self.file.tensor("clip/in1")], maxNorm: 1)
         XCTAssertEqual(norm, try Self.file.tensor("clip/norm").item, accuracy: 1e-5)
-        assertClose(clipped[0], try Self.file.tensor("clip/out0"), tol: 1e-6, "clip 0")
-        assertClose(clipped[1], try Self.file.tensor("clip/out1"), tol: 1e-6, "clip 1")
+        assertClose(clipped[0], try Self.file.tensor("clip/out0"), 1e-6, "clip 0")
+        assertClose(clipped[1], try Self.file.tensor("clip/out1"), 1e-6, "clip 1")
         // Below the bound nothing changes.
         let small = try Tensor([0.1, 0.2], shape: [2])
         XCTAssertEqual(try clipGradNorm([small], maxNorm: 1).0[0].scalars, small.scalars)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 @testable import DreamDiffusion
 import DreamTensor
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 import DreamIO
 
 /// Ctrl-C in a script ends the run with 130 at the next step boundary of whatever is running: inside one

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 
 /// Golden transcripts: each Tests/Transcripts/NAME.dream runs through the real binary in a fresh
 /// directory (with Tests/Transcripts/lib, for imports); stdout, stderr and the exit status must equal NAME.out, NAME.err (absent: empty) and

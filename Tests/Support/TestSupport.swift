@@ -1,29 +1,37 @@
 import Foundation
 import XCTest
+import DreamTensor
+import DreamModels
 
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-let transcriptsDir = repoRoot.appendingPathComponent("Tests/Transcripts")
+/// The repository, found from this file (Tests/Support/TestSupport.swift).
+public let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+/// Test fixtures (Tests/Fixtures) and its parts: the small SD pipelines, the tokenizer cases, the PNG files.
+public let fixturesDir = repoRoot.appendingPathComponent("Tests/Fixtures").path
+public let sdDir = fixturesDir + "/sd"
+public let clipDir = fixturesDir + "/clip"
+public let pngDir = fixturesDir + "/png"
+public let transcriptsDir = repoRoot.appendingPathComponent("Tests/Transcripts")
 
-/// The `dream` binary built beside the tests (the test target depends on it).
-let dreamBinary: String = {
+/// The `dream` binary built beside the tests (the test targets that run it depend on it).
+public let dreamBinary: String = {
     let candidates = [
-        Bundle(for: TranscriptTests.self).bundleURL.deletingLastPathComponent().appendingPathComponent("dream").path,
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("dream").path,
         repoRoot.appendingPathComponent(".build/release/dream").path,
         repoRoot.appendingPathComponent(".build/debug/dream").path,
     ]
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
 }()
 
-func makeTempDir() -> URL {
+public func makeTempDir() -> URL {
     let u = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("dream-lang-\(UUID().uuidString)")
     try! FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
     return u
 }
 
-struct RunResult { let stdout: String; let stderr: String; let status: Int32 }
+public struct RunResult { public let stdout: String; public let stderr: String; public let status: Int32 }
 
 /// Runs the binary with arguments in a directory, optionally feeding stdin and interrupting after a delay.
-func runDream(_ args: [String], in dir: URL, stdin: String? = nil, interruptAfter: Double? = nil) throws -> RunResult {
+public func runDream(_ args: [String], in dir: URL, stdin: String? = nil, interruptAfter: Double? = nil) throws -> RunResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: dreamBinary)
     p.arguments = args
@@ -54,7 +62,7 @@ func runDream(_ args: [String], in dir: URL, stdin: String? = nil, interruptAfte
 
 /// A plugin package of Plugins/ built on its own with `swift build` (seconds after the first time): the
 /// path of its library, lib<name in lower case>.so.
-func buildPlugin(_ package: String) -> String {
+public func buildPlugin(_ package: String) -> String {
     let dir = repoRoot.appendingPathComponent("Plugins/\(package)").path
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -67,21 +75,22 @@ func buildPlugin(_ package: String) -> String {
 }
 
 /// SplitMix64: the fuzz tests' seeded stream of choices.
-struct SeededRng {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+public struct SeededRng {
+    public var state: UInt64
+    public init(state: UInt64) { self.state = state }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+    public mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
 }
 
 /// One mutation of `bytes`, for the seeded fuzz tests: flips, overwritten runs, insertions, cuts, or a digit of the (JSON) header changed.
-func mutated(_ bytes: [UInt8], _ rng: inout SeededRng) -> [UInt8] {
+public func mutated(_ bytes: [UInt8], _ rng: inout SeededRng) -> [UInt8] {
     var b = bytes
     switch rng.below(6) {
     case 0: for _ in 0...rng.below(8) where !b.isEmpty { b[rng.below(b.count)] ^= UInt8(1 << rng.below(8)) }
@@ -95,4 +104,32 @@ func mutated(_ bytes: [UInt8], _ rng: inout SeededRng) -> [UInt8] {
     default: if b.count > 8 { b.replaceSubrange(0..<8, with: (0..<8).map { _ in UInt8(rng.below(256)) }) }
     }
     return b
+}
+
+/// Largest |a - b| over all elements.
+public func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.count == b.count)
+    var m: Float = 0
+    for i in 0..<a.count { m = max(m, abs(a.pointer[i] - b.pointer[i])) }
+    return m
+}
+
+public func maxAbs(_ a: Tensor) -> Float { a.scalars.reduce(0) { max($0, abs($1)) } }
+
+/// Asserts equal shapes and values within `tol` relative to the reference's scale (at least 1).
+public func assertClose(_ actual: Tensor, _ expected: Tensor, _ tol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.shape, expected.shape, "\(what): shape", file: file, line: line)
+    guard actual.shape == expected.shape else { return }
+    let d = maxAbsDiff(actual, expected), scale = max(1, maxAbs(expected))
+    XCTAssertLessThanOrEqual(d, tol * scale, "\(what): max abs diff \(d) (scale \(scale))", file: file, line: line)
+}
+
+/// The small SD pipelines in both file layouts of both families: the diffusers folder, and the single-file
+/// LDM checkpoint (read with the folder's configs, so the key mapping — not shape inference — is what is
+/// compared): (family, layout, model).
+public func sdLayouts() throws -> [(String, String, StableDiffusion)] {
+    try ["sd1", "sd2"].flatMap { fam in
+        [(fam, "\(fam) folder", try StableDiffusion(path: "\(sdDir)/\(fam)")),
+         (fam, "\(fam) single file", try StableDiffusion(path: "\(sdDir)/\(fam).safetensors", config: "\(sdDir)/\(fam)"))]
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 
 /// Drives the real binary in a pseudo-terminal, as a person would: typing, history, Tab, continuation
 /// lines, Ctrl-C during a long computation, and history kept for the next session.

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DreamTestSupport
 import DreamModels
 import DreamDiffusion
 import DreamTensor
@@ -9,7 +10,7 @@ import DreamIO
 /// DPM++ 2M, LMS and UniPC at 8 steps, normal and Karras schedules, guidance 7.5, SD 1.x (ε) and SD 2.x (v).
 final class PipelineTests: XCTestCase {
     func testImagesMatchDiffusers() throws {
-        for (fam, layout, sd) in try ParityTests.layouts() {
+        for (fam, layout, sd) in try sdLayouts() {
             let refs = try SafeTensorsFile(path: "\(sdDir)/\(fam)/pipeline-references.safetensors")
             for (name, sampler, schedule) in [("ddim", "ddim", "normal"), ("euler", "euler", "normal"), ("euler_karras", "euler", "karras"),
                                               ("dpmpp_2m", "dpmpp_2m", "normal"), ("dpmpp_2m_karras", "dpmpp_2m", "karras"),
