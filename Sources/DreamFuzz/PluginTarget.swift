@@ -16,7 +16,10 @@ public final class PluginTarget {
     public init(library: String) throws {
         self.library = library
         // The host's dlopen of the same file gets this handle: the input set here is the one the plugin reads.
-        guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL), let symbol = dlsym(handle, "fuzzing_input") else {
+        guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else {
+            throw Malformed(description: "cannot load \(library): \(String(cString: dlerror()))")
+        }
+        guard let symbol = dlsym(handle, "fuzzing_input") else {
             throw Malformed(description: "\(library) is not the fuzzing plugin (it must export fuzzing_input)")
         }
         setInput = unsafeBitCast(symbol, to: (@convention(c) (UnsafePointer<UInt8>?, Int) -> Void).self)

@@ -484,7 +484,7 @@ public final class Interpreter {
         case .object(let o):
             do {
                 if let m = try o.member(name) { return m }
-            } catch let e as TensorError { throw fail(e.message, at: loc) }
+            } catch let e as TensorError { throw fail(e.message, at: loc) } catch let e as ArgumentError { throw fail(e.message, at: loc) }
             let hint = closest(name, among: o.memberNames).map { "; did you mean '\($0)'?" } ?? ""
             throw fail("\(article(o.typeName)) has no member '\(name)'\(hint)", at: loc)
         case .dict(let d):

@@ -37,14 +37,20 @@ public final class DistributionValue: DreamObject {
         switch name {
         case "mean": return .tensor(mean)
         case "std": return .tensor(std)
-        case "prompts": return learned.map { .tensor($0.dist.prompts) } ?? .none
-        case "k": return learned.map { .number(Double($0.dist.k)) } ?? .none
-        case "tokens": return learned.map { .number(Double($0.dist.m)) } ?? .none
-        case "steps": return learned.map { .number(Double($0.completedSteps)) } ?? .none
-        case "loss": return learned.map { .number(Double($0.lastLoss)) } ?? .none
-        case "losses": return learned.map { .list($0.losses.map { .number(Double($0)) }) } ?? .none
-        case "objective": return learned.map { .string($0.settings.objective.rawValue) } ?? .none
-        case "weights": return learned.map { l in .list((l.dist.weights ?? [Float](repeating: 1 / Float(l.dist.k), count: l.dist.k)).map { .number(Double($0)) }) } ?? .none
+        case "prompts", "k", "tokens", "steps", "loss", "losses", "objective", "weights":
+            guard let l = learned else {
+                throw ArgumentError("a mixed distribution has no \(name): mix keeps only the mean and std of its parts (D.mean, D.std)")
+            }
+            switch name {
+            case "prompts": return .tensor(l.dist.prompts)
+            case "k": return .number(Double(l.dist.k))
+            case "tokens": return .number(Double(l.dist.m))
+            case "steps": return .number(Double(l.completedSteps))
+            case "loss": return .number(Double(l.lastLoss))
+            case "losses": return .list(l.losses.map { .number(Double($0)) })
+            case "objective": return .string(l.settings.objective.rawValue)
+            default: return .list((l.dist.weights ?? [Float](repeating: 1 / Float(l.dist.k), count: l.dist.k)).map { .number(Double($0)) })
+            }
         default: return nil
         }
     }

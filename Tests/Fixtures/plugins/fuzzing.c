@@ -79,14 +79,19 @@ static int32_t function(void *data, const dream_function_call *c) {
         case 0: {
             int32_t rank = (int32_t)(small() % 7);
             int64_t shape[8];
-            int64_t count = 1, honest = 1;
+            int64_t count = 1, honest = 1, overflow = 0;
             for (int i = 0; i < 8; i++) shape[i] = size();
             for (int i = 0; i < rank && i < 8; i++) {
-                if (shape[i] < 0 || shape[i] > 1 << 20) honest = 0; else count *= shape[i];
+                if (shape[i] < 0) honest = 0;
+                else if (__builtin_mul_overflow(count, shape[i], &count)) overflow = 1;
             }
+            /* A result that fits in memory is given however large, and zeroing gigabytes takes seconds: the
+             * sizes asked are small (up to 64 MB) or ones that cannot fit (a terabyte or more, negative,
+             * overflowing), which the host must refuse. */
+            if (honest && !overflow && count > (1 << 24) && count < ((int64_t)1 << 38)) break;
             float *out = c->result_tensor(c->call, byte() % 8 ? shape : NULL, rank);
             /* Fills what it asked for; the host must have refused any size it could not give. */
-            if (out && honest && count <= 1 << 22) for (int64_t i = 0; i < count; i++) out[i] = (float)number();
+            if (out && honest && !overflow && count <= 1 << 22) for (int64_t i = 0; i < count; i++) out[i] = (float)number();
             break;
         }
         case 1: c->result_number(c->call, number()); break;
