@@ -84,3 +84,49 @@ func checkOracle(path: String, seed: UInt64) throws -> [Attribute: Double] {
     }
     return acc
 }
+
+/// Diagnostic for the oracle's material errors (docs/builtin-model.md): are they in its features or in its
+/// head? A material head of its own — logistic regression on the oracle's 128 features, trained on `images`
+/// fresh renders (a stream neither the oracle nor the check used) — against the shipped head, on the streams
+/// of scripts/oracle-accuracy.dream (2,000 renders each). Plain renders only: a diagnostic, not a new oracle.
+func materialHeadDiagnostic(path: String, images: Int, steps: Int) throws {
+    let oracle = try Oracle(path: path)
+    let values = Attribute.material.values
+    func featuresAndLabels(_ n: Int, seed: UInt64) throws -> (Tensor, [Int], [[Attribute: String]]) {
+        let scenes = try World.scenes(n: n, seed: seed)
+        var parts: [Tensor] = [], predicted: [[Attribute: String]] = []
+        for s in stride(from: 0, to: n, by: 1000) {
+            let x = try Renderer.render(Array(scenes[s..<min(s + 1000, n)]), size: Oracle.resolution)
+            parts.append(try oracle.features(x))
+            predicted += try oracle.predict(x)
+        }
+        return (try concatenate(parts, axis: 0), scenes.map { values.firstIndex(of: $0[.material])! }, predicted)
+    }
+    let (f, y, _) = try featuresAndLabels(images, seed: 9001)
+    let w = Tensor(zeros: [Oracle.featureWidth, values.count]).param(), b = Tensor(zeros: [values.count]).param()
+    let opt = AdamW([w, b], lr: 1e-2, weightDecay: 0)
+    var onehot = [Float](repeating: 0, count: images * values.count)
+    for (i, l) in y.enumerated() { onehot[i * values.count + l] = 1 }
+    let target = try Tensor(onehot, shape: [images, values.count])
+    for step in 0..<steps {
+        let z = try f.matmul(w) + b
+        let shift = try z.detached.max(axis: 1).unsqueezed(1)
+        let lse = try ((z - shift).exp().sum(axis: 1).log()).unsqueezed(1) + shift
+        let loss = try ((lse - z) * target).sum() / Float(images)
+        try opt.update(try gradients(of: loss, wrt: [w, b]))
+        if (step + 1) % 100 == 0 { print(String(format: "material head: step %d, loss %.4f", step + 1, try loss.item)) }
+    }
+    print("| stream | shipped head | a head of its own |")
+    print("| --- | --- | --- |")
+    for seed: UInt64 in [101, 102, 103] {
+        let (g, truth, predicted) = try featuresAndLabels(2000, seed: seed)
+        let z = try withoutGrad { try g.matmul(w) + b }
+        var shipped = 0, own = 0
+        for i in 0..<2000 {
+            if predicted[i][.material] == values[truth[i]] { shipped += 1 }
+            let row = (0..<values.count).map { z.pointer[i * values.count + $0] }
+            if row.firstIndex(of: row.max()!)! == truth[i] { own += 1 }
+        }
+        print(String(format: "| %d | %.2f%% | %.2f%% |", seed, Double(shipped) / 20, Double(own) / 20))
+    }
+}

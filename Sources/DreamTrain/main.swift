@@ -10,6 +10,7 @@ usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [
        dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N] [--round-trips N]
        dream-train export  [--work DIR] --out DIR   (EMA weights of the UNet stage's latest checkpoint)
        dream-train check-oracle [--out FILE]
+       dream-train material-head [--out FILE] [--images N] [--steps N]   (a diagnostic of the oracle's material errors)
        dream-train plot OUT.png LOG.csv...
 """
 
@@ -65,6 +66,11 @@ do {
         guard let out = options.removeValue(forKey: "out") else { fail("export needs --out DIR\n" + usage) }
         if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
         try exportCheckpoint(work: work, out: out)
+    case "material-head":
+        let out = string("out", OracleSettings().out)
+        let images = int("images", 20000), steps = int("steps", 1000)
+        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        try materialHeadDiagnostic(path: out, images: images, steps: steps)
     case "check-oracle":
         let out = string("out", OracleSettings().out)
         if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
