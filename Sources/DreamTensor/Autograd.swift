@@ -20,14 +20,22 @@ public final class GradNode {
 }
 
 /// Whether ops record the graph. Inference code runs inside `withoutGrad`, which records nothing and so
-/// keeps no activations alive.
+/// keeps no activations alive. The setting is the calling thread's own (as PyTorch's): one thread's
+/// `withoutGrad` never stops another from recording, and no state is shared.
 public enum GradMode {
-    nonisolated(unsafe) public private(set) static var isEnabled = true
+    /// This thread's setting: no value (the default) records, a non-nil one does not.
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    public static var isEnabled: Bool { pthread_getspecific(key) == nil }
 
     public static func withoutGrad<T>(_ body: () throws -> T) rethrows -> T {
-        let saved = isEnabled
-        isEnabled = false
-        defer { isEnabled = saved }
+        let saved = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(key, saved) }
         return try body()
     }
 }

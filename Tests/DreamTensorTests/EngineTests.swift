@@ -142,4 +142,21 @@ final class EngineTests: XCTestCase {
             XCTAssertTrue("\(e)".hasSuffix(" is available"), "\(e)")
         }
     }
+
+    /// `withoutGrad` is the calling thread's: another thread meanwhile still records its graph.
+    func testGradModeBelongsToTheCallingThread() throws {
+        let x = Tensor.randn([3], seed: 1).param()
+        final class Seen: @unchecked Sendable { var recorded = false }
+        let other = Seen()
+        try withoutGrad {
+            XCTAssertFalse(GradMode.isEnabled)
+            XCTAssertNil(try (x * 2).node, "no graph inside withoutGrad")
+            let done = DispatchSemaphore(value: 0)
+            Thread { other.recorded = GradMode.isEnabled && ((try? x * 2)?.node != nil); done.signal() }.start()
+            done.wait()
+        }
+        XCTAssertTrue(other.recorded, "another thread records while this one is inside withoutGrad")
+        XCTAssertTrue(GradMode.isEnabled)
+        XCTAssertNotNil(try (x * 2).node)
+    }
 }
