@@ -29,30 +29,14 @@ let environment = ProcessInfo.processInfo.environment
 let folder = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
 let modelPath = environment["DREAM_FUZZ_MODEL"] ?? "Tests/Fixtures/sd/sd1"
 
-/// The seeds: small valid inputs of each kind, from the repository's fixtures or made here.
+/// The seeds: small valid inputs of each kind (DreamFuzz's, as the seeded tests use).
 func seeds() throws -> [[UInt8]] {
-    func bytes(_ p: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: p))) }
     let scratch = folder + "/dream-fuzz-seed-\(getpid()).safetensors"
-    defer { unlink(scratch) }
     switch targetName {
-    case "safetensors":
-        try SafeTensors.save(["a": try Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3]), "b": Tensor(repeating: 0.5, shape: [4])], metadata: ["k": "v"], to: scratch)
-        let plain = try bytes(scratch)
-        try SafeTensors.save(["h": Tensor.rand([3, 5], seed: 2)], to: scratch, half: true)
-        return [plain, try bytes(scratch)]
-    case "png":
-        let dir = "Tests/Fixtures/png"
-        return try FileManager.default.contentsOfDirectory(atPath: dir).sorted().map { try bytes(dir + "/" + $0) }
-    case "distribution":
-        let session = Session()
-        let interp = Interpreter(registry: session.registry)
-        interp.warn = { _ in }
-        try interp.run(SourceFile(name: "seed", text: """
-            save("\(scratch)", learn(model("\(modelPath)"), world.render(n: 2, seed: 0, resolution: 16), prompts: 2, tokens: 1, steps: 2, objective: "compete", seed: 1))
-            """))
-        return [try bytes(scratch)]
-    default:
-        return PluginTarget.seeds
+    case "safetensors": return try FuzzSeeds.safetensors(scratch: scratch)
+    case "png": return try FuzzSeeds.png(folder: "Tests/Fixtures/png")
+    case "distribution": return try FuzzSeeds.distribution(model: modelPath, scratch: scratch)
+    default: return PluginTarget.seeds
     }
 }
 

@@ -31,21 +31,15 @@ final class ReaderFuzzTests: XCTestCase {
         XCTAssertGreaterThan(failed, count / 10, "\(target.name): the mutations must reach the checks")
     }
 
-    func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
-
     func testSafetensorsReader() throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let small = dir.appendingPathComponent("small.safetensors").path
-        try SafeTensors.save(["a": try Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3]), "b": Tensor(repeating: 0.5, shape: [4])], metadata: ["k": "v"], to: small)
-        let half = dir.appendingPathComponent("half.safetensors").path
-        try SafeTensors.save(["h": Tensor.rand([3, 5], seed: 2)], to: half, half: true)
-        try fuzz(.safetensors(folder: dir.path), seeds: [try bytes(small), try bytes(half)], count: 10_000, seed: 11)
+        let seeds = try FuzzSeeds.safetensors(scratch: dir.appendingPathComponent("seed.safetensors").path)
+        try fuzz(.safetensors(folder: dir.path), seeds: seeds, count: 10_000, seed: 11)
     }
 
     func testPNGReader() throws {
-        let pngs = repoRoot.appendingPathComponent("Tests/Fixtures/png")
-        let seeds = try FileManager.default.contentsOfDirectory(atPath: pngs.path).sorted().map { try bytes(pngs.appendingPathComponent($0).path) }.filter { $0.count > 40 }
+        let seeds = try FuzzSeeds.png(folder: pngDir).filter { $0.count > 40 }
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         try fuzz(.png(folder: dir.path), seeds: seeds, count: 10_000, seed: 12)
@@ -54,16 +48,8 @@ final class ReaderFuzzTests: XCTestCase {
     func testDistributionFileReader() throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let session = Session()
-        let fixture = repoRoot.appendingPathComponent("Tests/Fixtures/sd/sd1").path
-        let file = dir.appendingPathComponent("d.safetensors").path
-        let interp = Interpreter(registry: session.registry)
-        interp.warn = { _ in }
-        try interp.run(SourceFile(name: "t", text: """
-            let m = model("\(fixture)")
-            save("\(file)", learn(m, world.render(n: 2, seed: 0, resolution: 16), prompts: 2, tokens: 1, steps: 2, objective: "compete", seed: 1))
-            """))
-        let model = try session.loadModel(fixture)
-        try fuzz(.distribution(folder: dir.path, model: model), seeds: [try bytes(file)], count: 10_000, seed: 13)
+        let fixture = sdDir + "/sd1"
+        let seeds = try FuzzSeeds.distribution(model: fixture, scratch: dir.appendingPathComponent("d.safetensors").path)
+        try fuzz(.distribution(folder: dir.path, model: try Session().loadModel(fixture)), seeds: seeds, count: 10_000, seed: 13)
     }
 }
