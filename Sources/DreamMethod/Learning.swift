@@ -74,9 +74,10 @@ extension StableDiffusion {
     }
 
     /// Bytes one learning step needs, estimated generously: the UNet's activations kept for the backward pass
-    /// for `items` (image, condition) pairs at latent size h × w, and the text encoder's for `prompts` prompts.
-    public func learningMemory(latentHeight h: Int, latentWidth w: Int, items: Int, prompts: Int) -> Double {
-        Double(items) * Double(h * w) * Double(unet.widestChannels) * 4 * 90
+    /// for `items` (image, condition) pairs at latent size h × w, the few layers alive at once for `scored`
+    /// pairs run without a tape, and the text encoder's activations for `prompts` prompts.
+    public func learningMemory(latentHeight h: Int, latentWidth w: Int, items: Int, scored: Int = 0, prompts: Int) -> Double {
+        Double(items * 90 + scored * 12) * Double(h * w) * Double(unet.widestChannels) * 4
             + Double(prompts) * Double(tokenizer.maxLength) * Double(textEncoder.hidden) * 4 * Double(textEncoder.layers.count) * 20
     }
 
@@ -142,9 +143,11 @@ extension StableDiffusion {
             }
             assignment.scores = a.scalars
         }
-        let items = min(s.batch, n) * objective.conditionsPerImage(prompts: s.prompts)
+        let conditions = min(s.batch, n) * objective.conditionsPerImage(prompts: s.prompts)
+        let items = s.objective == .paper ? conditions : min(s.batch, n)
+        let scored = s.objective == .paper ? 0 : conditions
         let (ch, cw) = (min(size, lh), min(size, lw))
-        do { try Memory.check(learningMemory(latentHeight: ch, latentWidth: cw, items: items, prompts: s.prompts), for: "learning (\(items) UNet passes of \(cw * vae.downscale)×\(ch * vae.downscale) per step, with their gradients)") }
+        do { try Memory.check(learningMemory(latentHeight: ch, latentWidth: cw, items: items, scored: scored, prompts: s.prompts), for: "learning (\(items) UNet passes of \(cw * vae.downscale)×\(ch * vae.downscale) per step with their gradients\(scored > 0 ? ", \(scored) without" : ""))") }
         catch let e as TensorError { throw ModelError(e.message + " (a smaller batch: or fewer prompts:)") }
         let progress = Job.progress("learning", total: s.steps)
         defer { progress.finish() }

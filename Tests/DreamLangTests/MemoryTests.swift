@@ -30,8 +30,11 @@ final class MemoryTests: XCTestCase {
         refused("encode_image(m, zeros([1, 3, 4096, 4096]))", "encoding 1 image of 4096×4096")
         // 200,000 images × 491,520 bytes: 98 GB.
         refused("evaluate(zeros([200000, 3, 4, 4]), reference: \"toy-box\", references: refs)", "evaluate: 200000 images")
-        // Competing prompts: 2 references × 4096 prompts per step, each 16² latents × 128 channels × 360 bytes: 97 GB.
-        refused("learn(m, refs, prompts: 4096, steps: 1)", "learning (8192 UNet passes of 64×64 per step")
+        // The paper's objective: 2 references × 4096 samples per step, taped, each 16² latents × 128 channels × 360 bytes: 97 GB.
+        refused("learn(m, refs, objective: \"paper\", samples: 4096, steps: 1)", "learning (8192 UNet passes of 64×64 per step with their gradients)")
+        // Competing prompts: 2 references taped; 2 × 32768 scored without a tape, each 16² × 128 × 48 bytes (103 GB);
+        // the text encoder's 32768 prompts × 77 tokens × 128 × 4 bytes × 3 layers × 20 (78 GB).
+        refused("learn(m, refs, prompts: 32768, steps: 1)", "learning (2 UNet passes of 64×64 per step with their gradients, 65536 without)")
         // A size that fits is not refused.
         XCTAssertNoThrow(try interp.run(SourceFile(name: "t", text: "print(decode(m, zeros([3, 4, 4, 4])).shape)")))
     }
