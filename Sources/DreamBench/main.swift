@@ -31,7 +31,7 @@ func report(_ name: String, _ value: Double, _ unit: String) {
 let args = CommandLine.arguments
 let only = args.count > 1 ? Set(args.dropFirst()) : nil
 func wants(_ s: String) -> Bool { only == nil || only!.contains(s) }
-print("threads: \(Engine.threads)")
+print("threads: \(ExecutionContext.current.threads)")
 
 if wants("gemm") {
     let n = 1024
@@ -39,7 +39,7 @@ if wants("gemm") {
     let flops = 2.0 * Double(n * n * n)
     // OpenBLAS on its own threads, as a plain program would use it (the engine keeps it single-threaded
     // and splits work itself).
-    openblas_set_num_threads(Int32(Engine.threads))
+    openblas_set_num_threads(Int32(ExecutionContext.current.threads))
     let tBlas = time(reps: 10) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a.pointer, Int32(n),
                     b.pointer, Int32(n), 0, c.pointer, Int32(n))
@@ -92,10 +92,10 @@ if wants("attention") {
     for n in [1024, 4096] {
         let q = Tensor.randn([1, n, 320], seed: 1), k = Tensor.randn([1, n, 320], seed: 2), v = Tensor.randn([1, n, 320], seed: 3)
         let t = try time(reps: 3) { _ = try withoutGrad { try Tensor.attention(q, k, v, heads: 8) } }
-        MemoryAccounting.resetPeak()
-        let base = MemoryAccounting.liveBytes
+        ExecutionContext.current.memory.resetPeak()
+        let base = ExecutionContext.current.memory.liveBytes
         _ = try withoutGrad { try Tensor.attention(q, k, v, heads: 8) }
-        let extra = Double(MemoryAccounting.peakBytes - base) / 1e6
+        let extra = Double(ExecutionContext.current.memory.peakBytes - base) / 1e6
         report("attention \(n) tokens 8x40 forward", t * 1e3, "ms")
         report("attention \(n) tokens peak extra memory", extra, "MB")
     }
@@ -114,15 +114,15 @@ if wants("unet"), let dir = ProcessInfo.processInfo.environment["DREAM_SD15"] {
     let store = try WeightStore(files: [dir + "/unet/diffusion_pytorch_model.fp16.safetensors"])
     let unet = try UNet(config: Config(path: dir + "/unet/config.json"), weights: store)
     report("unet sd15 load", (now() - t0) * 1e3, "ms")
-    report("unet sd15 weights in memory", Double(MemoryAccounting.liveBytes) / 1e6, "MB")
+    report("unet sd15 weights in memory", Double(ExecutionContext.current.memory.liveBytes) / 1e6, "MB")
     let weightsRSS = peakRSS()
     for size in [32, 64] {
         let x = Tensor.randn([2, 4, size, size], seed: 1), c = Tensor.randn([2, 77, 768], seed: 2)
-        MemoryAccounting.resetPeak()
-        let base = MemoryAccounting.liveBytes
+        ExecutionContext.current.memory.resetPeak()
+        let base = ExecutionContext.current.memory.liveBytes
         let t = try time(reps: 1) { _ = try withoutGrad { try unet(x, timesteps: [500, 500], context: c) } }
         report("unet sd15 batch 2 \(size)x\(size)", t * 1e3, "ms")
-        report("unet sd15 batch 2 \(size)x\(size) peak activations", Double(MemoryAccounting.peakBytes - base) / 1e6, "MB")
+        report("unet sd15 batch 2 \(size)x\(size) peak activations", Double(ExecutionContext.current.memory.peakBytes - base) / 1e6, "MB")
     }
     report("unet sd15 peak RSS (process)", peakRSS(), "MB")
     report("unet sd15 RSS after loading", weightsRSS, "MB")

@@ -46,7 +46,7 @@ func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSet
         if learned.interrupted {
             // The request was taken to stop learning; raise it again so the run stops at its next step boundary
             // (a script ends with 130, the session returns to the prompt) once this value is bound.
-            Job.cancelRequested = 1
+            ExecutionContext.current.requestCancel()
             ip.warn("\(caller): interrupted; the distribution holds the \(learned.completedSteps) completed steps of \(s.steps) (save it, and continue later with resume:)")
         }
         return .object(try DistributionValue(sd: sd, learned: learned))

@@ -141,7 +141,7 @@ final class PluginFunction {
         if let e = call.cancelled {
             guard status == 0, call.failure == nil, let partial = call.result else { throw e }
             warn("\(name): interrupted; the result holds the work completed so far")
-            Job.cancelRequested = 1   // stop the run at its next step boundary, once this value is bound
+            ExecutionContext.current.requestCancel()   // stop the run at its next step boundary, once this value is bound
             return partial
         }
         if let f = call.failure { throw ArgumentError("\(name): \(f)") }

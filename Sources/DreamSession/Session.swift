@@ -22,8 +22,13 @@ public final class Session {
     var models: [String: StableDiffusion] = [:]
     var loadedEvaluator: Evaluator?
 
+    /// What the session's work runs with (threads, cancellation, progress, memory accounting): installed by
+    /// `run`, so that nothing the session does reads process-wide state.
+    public let context: ExecutionContext
+
     /// `pluginFolders` nil: plugins disabled (`--no-plugins`).
-    public init(pluginFolders: [String]? = [], cacheFolder: String = Session.defaultCacheFolder()) {
+    public init(pluginFolders: [String]? = [], cacheFolder: String = Session.defaultCacheFolder(), context: ExecutionContext = ExecutionContext()) {
+        self.context = context
         registry = Registry.standard()
         self.pluginFolders = pluginFolders
         self.cacheFolder = cacheFolder
@@ -35,6 +40,9 @@ public final class Session {
         registerPluginCommands()
         registry.register(help: { [weak self] name in self?.samplerHelp(name) })
     }
+
+    /// Runs `body` (the session's work: a script, the REPL) with the session's context installed.
+    public func run<T>(_ body: () throws -> T) rethrows -> T { try context.run(body) }
 
     /// The names a string argument takes, for completion: a sampler, a schedule or a concept, by the
     /// argument's label or (for a first positional string) the function's name; nil when it is free text.

@@ -80,7 +80,8 @@ func col2im(_ cols: UnsafePointer<Float>, _ s: ConvShape, _ x: UnsafeMutablePoin
 /// otherwise images go one by one and the work inside each is split (`inside` true). Either way each
 /// image is computed by the same sequence of operations, so results do not depend on the thread count.
 func forEachImage(_ s: ConvShape, scratch: Int, _ body: (_ b: Int, _ cols: UnsafeMutablePointer<Float>?, _ inside: Bool) -> Void) {
-    if Engine.threads > 1 && s.batch >= Engine.threads {
+    let threads = ExecutionContext.current.threads
+    if threads > 1 && s.batch >= threads {
         parallelFor(s.batch, perWorker: 1) { images in
             let cols = scratch > 0 ? Storage(count: scratch) : nil
             for b in images { body(b, cols?.pointer, false) }

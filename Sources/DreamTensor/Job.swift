@@ -2,28 +2,20 @@ import Foundation
 
 /// Cancellation and progress for long work at every layer (learning, sampling, loops in scripts).
 /// Work calls `Job.checkCancelled()` at its step boundaries and reports through `Job.progress`; the
-/// command line decides how progress is shown and when cancellation is requested (Ctrl-C).
+/// context it runs in (`ExecutionContext`) decides how progress is shown and when cancellation is requested.
 public enum Job {
-    /// Set from a signal handler: only a flag, read at step boundaries.
-    nonisolated(unsafe) public static var cancelRequested: sig_atomic_t = 0
-
     public struct Cancelled: Error, CustomStringConvertible {
         public init() {}
         public var description: String { "interrupted" }
     }
 
-    /// Throws `Cancelled` (and clears the request) when cancellation was asked for.
+    /// Throws `Cancelled` (and clears the request) when cancellation was asked for in this thread's context.
     public static func checkCancelled() throws {
-        if cancelRequested != 0 {
-            cancelRequested = 0
-            throw Cancelled()
-        }
+        if ExecutionContext.current.takeCancelRequest() { throw Cancelled() }
     }
 
-    /// Makes progress reporters; the command line installs one that draws bars (or nothing with --quiet).
-    nonisolated(unsafe) public static var makeReporter: (_ label: String, _ total: Int) -> ProgressReporter = { _, _ in SilentProgress() }
-
-    public static func progress(_ label: String, total: Int) -> ProgressReporter { makeReporter(label, total) }
+    /// A progress reporter from this thread's context (the command line's draw bars, or nothing with --quiet).
+    public static func progress(_ label: String, total: Int) -> ProgressReporter { ExecutionContext.current.makeReporter(label, total) }
 }
 
 public protocol ProgressReporter: AnyObject {

@@ -7,11 +7,15 @@ public final class Storage {
     public let count: Int
     /// For a view of the start of another storage: that storage, kept alive (and nothing freed here).
     let base: Storage?
+    /// Where the bytes are counted: the context this storage was allocated under.
+    let accounting: MemoryAccounting?
 
     public init(count: Int) {
         self.count = count
         base = nil
-        MemoryAccounting.allocated(count * MemoryLayout<Float>.stride)
+        let accounting = ExecutionContext.current.memory
+        self.accounting = accounting
+        accounting.allocated(count * MemoryLayout<Float>.stride)
         var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
@@ -31,6 +35,7 @@ public final class Storage {
         precondition(count <= base.count)
         self.base = base
         self.count = count
+        accounting = nil
         pointer = base.pointer
     }
 
@@ -39,32 +44,11 @@ public final class Storage {
 
     deinit {
         guard base == nil else { return }
-        MemoryAccounting.allocated(-count * MemoryLayout<Float>.stride)
+        accounting?.allocated(-count * MemoryLayout<Float>.stride)
         free(pointer)
     }
 
     @inline(__always) public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: pointer, count: count)
     }
-}
-
-/// Bytes held by tensor storages now and at their peak, so that benchmarks and tests can measure the
-/// memory an op needs (BLAS's own fixed buffers are not included).
-public enum MemoryAccounting {
-    nonisolated(unsafe) static var live = 0
-    nonisolated(unsafe) static var peak = 0
-    static let lock = NSLock()
-
-    static func allocated(_ bytes: Int) {
-        lock.lock()
-        live += bytes
-        if live > peak { peak = live }
-        lock.unlock()
-    }
-
-    public static var liveBytes: Int { lock.lock(); defer { lock.unlock() }; return live }
-    public static var peakBytes: Int { lock.lock(); defer { lock.unlock() }; return peak }
-
-    /// Starts a new peak measurement from the current live size.
-    public static func resetPeak() { lock.lock(); peak = live; lock.unlock() }
 }

@@ -108,7 +108,7 @@ final class Run {
 
     /// Ctrl-C: save and stop with status 130.
     func stopIfRequested() throws {
-        guard stopRequested else { return }
+        guard stopRequested() else { return }
         try save()
         print("stopped: saved at step \(step)")
         exit(130)
@@ -126,10 +126,10 @@ final class Run {
 
 func clock(_ s: Double) -> String { String(format: "%d:%02d:%02d", Int(s) / 3600, Int(s) / 60 % 60, Int(s) % 60) }
 
-/// Ctrl-C during training: finish the step, save, stop (the engine's one interrupt flag, Job.cancelRequested;
-/// training calls nothing that consumes it).
-func installStopHandler() { signal(SIGINT) { _ in Job.cancelRequested = 1 } }
-var stopRequested: Bool { Job.cancelRequested != 0 }
+/// Ctrl-C during training: finish the step, save, stop (the context training runs in takes the signal's cell
+/// as its cancellation request).
+func installStopHandler() { SignalCells.prepare(); signal(SIGINT) { _ in SignalCells.cancel.pointee = 1 } }
+func stopRequested() -> Bool { ExecutionContext.current.cancelRequested }
 
 /// A seed for step `step` of stream `stream`, independent across streams.
 func stepSeed(_ seed: UInt64, _ stream: UInt64, _ step: Int) -> UInt64 {

@@ -46,7 +46,7 @@ func trainOracle(_ s: OracleSettings) throws {
             return try ((vae.decode(vae.encodeMean(x * 2 - 1)) + 1) * 0.5).clamp(min: 0, max: 1)
         }
     }
-    while run.step < s.steps && !stopRequested {
+    while run.step < s.steps && !stopRequested() {
         var rng = RandomGenerator(seed: stepSeed(s.seed, 11, run.step))
         // Even slots: plain renders from all images; odd slots: round trips.
         let idx = (0..<s.batch).map { j in rng.int(below: j % 2 == 0 || trips == 0 ? s.images : trips) }

@@ -32,7 +32,7 @@ func trainVAE(_ s: BuiltinSettings) throws -> (VAE, Float) {
     let run = Run(name: "vae", work: s.work, params: store.parameters)
     if try run.resume() { print("vae: resumed at step \(run.step)") }
     print("vae: \(run.parameterCount) parameters")
-    while run.step < s.vaeSteps && !stopRequested {
+    while run.step < s.vaeSteps && !stopRequested() {
         var rng = RandomGenerator(seed: stepSeed(s.seed, 1, run.step))
         let scenes = try World.scenes(n: s.vaeBatch, seed: stepSeed(s.seed, 2, run.step))
         let full = try Renderer.render(scenes, size: BuiltinModel.imageSize)
@@ -83,7 +83,7 @@ func trainUNet(_ s: BuiltinSettings, vae: VAE, scaling: Float, tokenizer: CLIPTo
     print("unet + text encoder: \(run.parameterCount) parameters")
     let b = s.unetBatch
     let total = s.unetSteps + s.tuneSteps
-    while run.step < total && !stopRequested {
+    while run.step < total && !stopRequested() {
         let tuning = run.step >= s.unetSteps
         var rng = RandomGenerator(seed: stepSeed(s.seed, 4, run.step))
         let scenes = try World.scenes(n: b, seed: stepSeed(s.seed, 5, run.step))

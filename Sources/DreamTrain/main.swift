@@ -19,65 +19,83 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-var args = Array(CommandLine.arguments.dropFirst())
-guard let command = args.first else { fail("missing command\n" + usage) }
-args.removeFirst()
-if command == "plot" {
-    guard args.count >= 2 else { fail("plot needs OUT.png and at least one LOG.csv\n" + usage) }
-    do { try plotLogs(Array(args.dropFirst()), to: args[0]) } catch { fail("\(error)") }
-    exit(0)
-}
-var options: [String: String] = [:]
-while !args.isEmpty {
-    let k = args.removeFirst()
-    guard k.hasPrefix("--"), !args.isEmpty else { fail("expected --option VALUE, got \(k)\n" + usage) }
-    options[String(k.dropFirst(2))] = args.removeFirst()
-}
-/// The value of --k as `parse` reads it, or the default; a value it refuses (nil) stops with `what` it needed.
-func option<T>(_ k: String, _ d: T, _ what: String, _ parse: (String) -> T?) -> T {
-    guard let v = options.removeValue(forKey: k) else { return d }
-    guard let x = parse(v) else { fail("--\(k) needs \(what), got \(v)") }
-    return x
-}
-func int(_ k: String, _ d: Int) -> Int { option(k, d, "a non-negative integer") { Int($0).flatMap { $0 >= 0 ? $0 : nil } } }
-func string(_ k: String, _ d: String) -> String { options.removeValue(forKey: k) ?? d }
+/// A command's --option VALUE pairs, taken one by one as the command reads them; what is left is unknown.
+struct OptionList {
+    var values: [String: String] = [:]
 
-do {
+    init(_ args: [String]) {
+        var args = args
+        while !args.isEmpty {
+            let k = args.removeFirst()
+            guard k.hasPrefix("--"), !args.isEmpty else { fail("expected --option VALUE, got \(k)\n" + usage) }
+            values[String(k.dropFirst(2))] = args.removeFirst()
+        }
+    }
+
+    /// The value of --k as `parse` reads it, or the default; a value it refuses (nil) stops with `what` it needed.
+    mutating func option<T>(_ k: String, _ d: T, _ what: String, _ parse: (String) -> T?) -> T {
+        guard let v = values.removeValue(forKey: k) else { return d }
+        guard let x = parse(v) else { fail("--\(k) needs \(what), got \(v)") }
+        return x
+    }
+    mutating func int(_ k: String, _ d: Int) -> Int { option(k, d, "a non-negative integer") { Int($0).flatMap { $0 >= 0 ? $0 : nil } } }
+    mutating func string(_ k: String, _ d: String) -> String { values.removeValue(forKey: k) ?? d }
+    mutating func take(_ k: String) -> String? { values.removeValue(forKey: k) }
+    /// Stops on an option the command did not read.
+    func checkAllRead() { if let k = values.keys.first { fail("unknown option --\(k)\n" + usage) } }
+}
+
+func main(_ arguments: [String]) throws {
+    guard let command = arguments.first else { fail("missing command\n" + usage) }
+    let rest = Array(arguments.dropFirst())
+    if command == "plot" {
+        guard rest.count >= 2 else { fail("plot needs OUT.png and at least one LOG.csv\n" + usage) }
+        try plotLogs(Array(rest.dropFirst()), to: rest[0])
+        return
+    }
+    var o = OptionList(rest)
     switch command {
     case "builtin":
         var s = BuiltinSettings()
-        s.work = string("work", s.work); s.out = string("out", s.out); s.seed = UInt64(int("seed", 0))
-        s.vaeSteps = int("vae-steps", s.vaeSteps)
-        s.vaeLR = option("vae-lr", s.vaeLR, "a positive number") { Float($0).flatMap { $0 > 0 ? $0 : nil } }
-        s.unetSteps = int("unet-steps", s.unetSteps); s.tuneSteps = int("tune-steps", s.tuneSteps); s.unetBatch = int("unet-batch", s.unetBatch)
+        s.work = o.string("work", s.work); s.out = o.string("out", s.out); s.seed = UInt64(o.int("seed", 0))
+        s.vaeSteps = o.int("vae-steps", s.vaeSteps)
+        s.vaeLR = o.option("vae-lr", s.vaeLR, "a positive number") { Float($0).flatMap { $0 > 0 ? $0 : nil } }
+        s.unetSteps = o.int("unet-steps", s.unetSteps); s.tuneSteps = o.int("tune-steps", s.tuneSteps); s.unetBatch = o.int("unet-batch", s.unetBatch)
         let probability: (String) -> Double? = { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } }
-        s.captionDrop = option("caption-drop", s.captionDrop, "a probability between 0 and 1", probability)
-        s.tuneDrop = option("tune-drop", s.tuneDrop, "a probability between 0 and 1", probability)
-        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        s.captionDrop = o.option("caption-drop", s.captionDrop, "a probability between 0 and 1", probability)
+        s.tuneDrop = o.option("tune-drop", s.tuneDrop, "a probability between 0 and 1", probability)
+        o.checkAllRead()
         try trainBuiltin(s)
     case "oracle":
         var s = OracleSettings()
-        s.work = string("work", s.work); s.out = string("out", s.out); s.seed = UInt64(int("seed", 0))
-        s.steps = int("steps", s.steps); s.images = int("images", s.images); s.roundTrips = int("round-trips", s.roundTrips)
-        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        s.work = o.string("work", s.work); s.out = o.string("out", s.out); s.seed = UInt64(o.int("seed", 0))
+        s.steps = o.int("steps", s.steps); s.images = o.int("images", s.images); s.roundTrips = o.int("round-trips", s.roundTrips)
+        o.checkAllRead()
         try trainOracle(s)
     case "export":
-        let work = string("work", BuiltinSettings().work)
-        guard let out = options.removeValue(forKey: "out") else { fail("export needs --out DIR\n" + usage) }
-        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        let work = o.string("work", BuiltinSettings().work)
+        guard let out = o.take("out") else { fail("export needs --out DIR\n" + usage) }
+        o.checkAllRead()
         try exportCheckpoint(work: work, out: out)
     case "material-head":
-        let out = string("out", OracleSettings().out)
-        let images = int("images", 20000), steps = int("steps", 1000)
-        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        let out = o.string("out", OracleSettings().out)
+        let images = o.int("images", 20000), steps = o.int("steps", 1000)
+        o.checkAllRead()
         try materialHeadDiagnostic(path: out, images: images, steps: steps)
     case "check-oracle":
-        let out = string("out", OracleSettings().out)
-        if let k = options.keys.first { fail("unknown option --\(k)\n" + usage) }
+        let out = o.string("out", OracleSettings().out)
+        o.checkAllRead()
         try checkOracle(path: out, seed: 0)
     default:
         fail("unknown command \(command)\n" + usage)
     }
+}
+
+// Ctrl-C during training: finish the step, save, stop (`Run` checks the context between steps; training calls
+// nothing that consumes the request).
+let context = ExecutionContext(cancellation: SignalCells.cancel)
+do {
+    try context.run { try main(Array(CommandLine.arguments.dropFirst())) }
 } catch {
     FileHandle.standardError.write(Data("dream-train: error: \(error)\n".utf8))
     exit(1)

@@ -63,19 +63,22 @@ if rest.first == "--seeds" {
     exit(0)
 }
 
-// libFuzzer parses its own flags; the target name is not one of them.
-var driverArguments = [arguments[0]] + rest
-var argc = Int32(driverArguments.count)
-var cStrings = driverArguments.map { strdup($0) } + [nil]
-let status = cStrings.withUnsafeMutableBufferPointer { buffer -> Int32 in
-    var argv = buffer.baseAddress
-    return dream_fuzz_run_driver(&argc, &argv) { data, size in
-        let bytes = size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size))
-        // A malformed result is a bug of the host's: crash, so that libFuzzer keeps the input.
-        do { _ = try run(bytes) } catch { fatalError("\(error)") }
-        return 0
+/// Runs libFuzzer's driver on `run` (-1 when this build has no libFuzzer). libFuzzer parses its own flags; the
+/// target name is not one of them.
+func runDriver(_ driverArguments: [String]) -> Int32 {
+    var argc = Int32(driverArguments.count)
+    var cStrings = driverArguments.map { strdup($0) } + [nil]
+    return cStrings.withUnsafeMutableBufferPointer { buffer -> Int32 in
+        var argv = buffer.baseAddress
+        return dream_fuzz_run_driver(&argc, &argv) { data, size in
+            let bytes = size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size))
+            // A malformed result is a bug of the host's: crash, so that libFuzzer keeps the input.
+            do { _ = try run(bytes) } catch { fatalError("\(error)") }
+            return 0
+        }
     }
 }
+let status = runDriver([arguments[0]] + rest)
 if status != -1 { exit(status) }
 
 // Not a libFuzzer build: replay the files given.

@@ -11,9 +11,9 @@ final class TerminalProgress: ProgressReporter {
 
     init(label: String, total: Int, isTTY: Bool) { self.label = label; self.total = total; self.isTTY = isTTY }
 
-    static func install(quiet: Bool) {
+    static func install(quiet: Bool, in context: ExecutionContext) {
         let tty = isatty(2) != 0
-        Job.makeReporter = { label, total in
+        context.makeReporter = { label, total in
             quiet ? SilentProgress() as ProgressReporter : TerminalProgress(label: label, total: total, isTTY: tty)
         }
     }

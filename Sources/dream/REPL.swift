@@ -47,9 +47,8 @@ struct REPL {
             dream_editor_set_prompt(ed, collector.isEmpty ? "dream> " : "...> ")
             var interrupted: Int32 = 0
             guard let cLine = dream_editor_gets(ed, &interrupted) else {
-                if interrupted != 0 || Job.cancelRequested != 0 {
+                if ExecutionContext.current.takeCancelRequest() || interrupted != 0 {
                     // Ctrl-C at the prompt: drop the line (and any unfinished statement).
-                    Job.cancelRequested = 0
                     collector.discard()
                     print("")
                     continue
@@ -65,7 +64,7 @@ struct REPL {
                 dream_history_add(ed, chunk.text)
                 _ = dream_history_save(ed, history)
             }
-            Job.cancelRequested = 0
+            _ = ExecutionContext.current.takeCancelRequest()
             do {
                 try interp.run(chunk, interactive: true)
             } catch let q as QuitRequest {
@@ -73,7 +72,7 @@ struct REPL {
             } catch {
                 report(error)
             }
-            Job.cancelRequested = 0
+            _ = ExecutionContext.current.takeCancelRequest()
         }
     }
 }

@@ -69,8 +69,7 @@ func runStream(_ interp: Interpreter, name: String, readLine next: () -> String?
 /// 130 (and "interrupted") when Ctrl-C came during the run's last statement (a job that stopped early and
 /// returned what it had), else 0.
 func interruptedAtEnd() -> Int32 {
-    guard Job.cancelRequested != 0 else { return 0 }
-    Job.cancelRequested = 0
+    guard ExecutionContext.current.takeCancelRequest() else { return 0 }
     FileHandle.standardError.write(Data("interrupted\n".utf8))
     return 130
 }

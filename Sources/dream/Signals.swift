@@ -1,24 +1,22 @@
 import Foundation
 import DreamTensor
 
-/// Ctrl-C: the first asks the running job to stop at its next step boundary (Job.cancelRequested). Work
-/// with no step boundary can still be ended: in a script a second Ctrl-C before the first is honoured ends
-/// the process with 130; in the session, where that would lose every binding, the second only says so and
-/// a third ends it (the deliberate gesture).
+/// Ctrl-C: the first asks the running job to stop at its next step boundary (the session context's
+/// cancellation request). Work with no step boundary can still be ended: in a script a second Ctrl-C before the
+/// first is honoured ends the process with 130; in the session, where that would lose every binding, the second
+/// only says so and a third ends it (the deliberate gesture).
 enum Signals {
-    /// Ctrl-Cs before the one the job has not yet honoured, and how many end the process.
-    nonisolated(unsafe) static var pending: sig_atomic_t = 0
-    nonisolated(unsafe) static var endAfter: sig_atomic_t = 1
-
     /// In the interactive session a hard stop takes two more Ctrl-Cs, announced.
-    static func interactive() { endAfter = 2 }
+    static func interactive() { SignalCells.endAfter.pointee = 2 }
 
     static func install() {
+        SignalCells.prepare()
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in
-            if Job.cancelRequested == 0 { Signals.pending = 0; Job.cancelRequested = 1; return }
-            Signals.pending += 1
-            if Signals.pending >= Signals.endAfter {
+            let (cancel, pending, endAfter) = (SignalCells.cancel, SignalCells.pending, SignalCells.endAfter)
+            if cancel.pointee == 0 { pending.pointee = 0; cancel.pointee = 1; return }
+            pending.pointee += 1
+            if pending.pointee >= endAfter.pointee {
                 let msg = "\ninterrupted\n"
                 _ = msg.withCString { write(2, $0, strlen($0)) }
                 _exit(130)

@@ -7,12 +7,13 @@ let dreamVersion = "0.1.0"
 
 let options = Options.parse(Array(CommandLine.arguments.dropFirst()), version: dreamVersion)
 
-if let threads = options.threads { Engine.threads = threads }
 Signals.install()
-TerminalProgress.install(quiet: options.quiet)
+// Ctrl-C reaches the session's work through its context's cancellation request.
+let context = ExecutionContext(threads: options.threads, cancellation: SignalCells.cancel)
+TerminalProgress.install(quiet: options.quiet, in: context)
 
 let pluginFolders = options.pluginPaths + (ProcessInfo.processInfo.environment["DREAM_PLUGIN_PATH"] ?? "").split(separator: ":").map(String.init)
-let session = Session(pluginFolders: options.noPlugins ? nil : pluginFolders)
+let session = Session(pluginFolders: options.noPlugins ? nil : pluginFolders, context: context)
 // A plugin that fails to load is reported and skipped: the session starts anyway.
 session.loadPlugins { FileHandle.standardError.write(Data("dream: warning: \($0)\n".utf8)) }
 let interp = Interpreter(registry: session.registry)
@@ -36,4 +37,4 @@ func run() -> Int32 {
     }
     return stdinIsTTY ? REPL(interp: interp, stringChoices: session.stringChoices).run() : runStream(interp, name: "<stdin>") { readLine() }
 }
-exit(run())
+exit(session.run { run() })

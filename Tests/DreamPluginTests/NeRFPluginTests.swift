@@ -61,14 +61,16 @@ final class NeRFPluginTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("nerf.distill: score distillation: conditions must be [1, L, 8]"), "\($0)")
         }
 
-        // Ctrl-C after the third step: the field of three steps is returned, with a warning.
+        // Ctrl-C after the third step: the field of three steps is returned, with a warning. The run has a
+        // context of its own, whose reporter asks for the stop.
         final class CancelAfter: ProgressReporter {
-            func update(_ done: Int, note: String) { if done == 3 { Job.cancelRequested = 1 } }
+            let context: ExecutionContext
+            init(_ context: ExecutionContext) { self.context = context }
+            func update(_ done: Int, note: String) { if done == 3 { context.requestCancel() } }
             func finish() {}
         }
-        let saved = Job.makeReporter
-        Job.makeReporter = { _, _ in CancelAfter() }
-        defer { Job.makeReporter = saved }
+        let context = ExecutionContext()
+        context.makeReporter = { [unowned context] _, _ in CancelAfter(context) }
         // The call returns its partial field and raises the request again, so that the run stops at its next
         // step boundary (a script ends with 130): each statement runs on its own here, the flag checked and
         // cleared between them as the command line does.
@@ -78,9 +80,8 @@ final class NeRFPluginTests: XCTestCase {
         interp.warn = { warnings.append($0) }
         try interp.run(SourceFile(name: "t", text: setup))
         for statement in ["let f = nerf.distill(m, s, a, u, 10, 7, 5, 8, 16)", "let g = nerf.distill(m, s, a, u, 3, 7, 5, 8, 16)"] {
-            try interp.run(SourceFile(name: "t", text: statement))
-            XCTAssertEqual(Job.cancelRequested, 1, "the interruption is raised again for the run to stop")
-            Job.cancelRequested = 0
+            try context.run { try interp.run(SourceFile(name: "t", text: statement)) }
+            XCTAssertTrue(context.takeCancelRequest(), "the interruption is raised again for the run to stop")
         }
         try interp.run(SourceFile(name: "t", text: "print(float(max(abs(f - g))))"))
         XCTAssertEqual(out, "0\n")

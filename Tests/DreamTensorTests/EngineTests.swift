@@ -3,8 +3,6 @@ import DreamTestSupport
 import DreamTensor
 
 final class EngineTests: XCTestCase {
-    override func tearDown() { Engine.threads = ProcessInfo.processInfo.activeProcessorCount }
-
     func testSharedInputsAccumulate() throws {
         let x = try Tensor([1, 2, 3], shape: [3]).param()
         let y = try (x * x + x).sum()              // dy/dx = 2x + 1
@@ -28,10 +26,8 @@ final class EngineTests: XCTestCase {
     }
 
     func testRandomNumbersIgnoreThreadCount() {
-        Engine.threads = 1
-        let a = Tensor.randn([100_003], seed: 42), u1 = Tensor.rand([1000], seed: 3)
-        Engine.threads = 2
-        let b = Tensor.randn([100_003], seed: 42), u2 = Tensor.rand([1000], seed: 3)
+        let (a, u1) = ExecutionContext(threads: 1).run { (Tensor.randn([100_003], seed: 42), Tensor.rand([1000], seed: 3)) }
+        let (b, u2) = ExecutionContext(threads: 2).run { (Tensor.randn([100_003], seed: 42), Tensor.rand([1000], seed: 3)) }
         XCTAssertEqual(a.scalars, b.scalars)
         XCTAssertEqual(u1.scalars, u2.scalars)
         XCTAssertNotEqual(Tensor.randn([8], seed: 43).scalars, Array(a.scalars.prefix(8)))
@@ -66,10 +62,8 @@ final class EngineTests: XCTestCase {
             let y = try x.conv2d(w, padding: 1).groupNorm(groups: 4).silu()
             return try y.sum(axis: 1).scalars + [try y.sum().item]
         }
-        Engine.threads = 1
-        let one = try run()
-        Engine.threads = 2
-        XCTAssertEqual(one, try run())
+        let one = try ExecutionContext(threads: 1).run { try run() }
+        XCTAssertEqual(one, try ExecutionContext(threads: 2).run { try run() })
     }
 
     /// Chunked attention (several query blocks) against the plain formula softmax(QKᵀ/√d)V.
@@ -91,14 +85,18 @@ final class EngineTests: XCTestCase {
     /// forward and backward stay far below what 8 × 64 MB of scores would take.
     func testAttentionMemoryIsBounded() throws {
         let q = Tensor.randn([1, 4096, 320], seed: 1).param()
-        MemoryAccounting.resetPeak()
-        let base = MemoryAccounting.liveBytes
-        let out = try Tensor.attention(q, q, q, heads: 8)
-        let forwardExtra = MemoryAccounting.peakBytes - base - out.count * 4
-        _ = try gradients(of: try out.sum(), wrt: [q])
-        let totalExtra = MemoryAccounting.peakBytes - base
-        XCTAssertLessThan(forwardExtra, 64 << 20, "forward used \(forwardExtra >> 20) MB beyond its output")
-        XCTAssertLessThan(totalExtra, 300 << 20, "forward + backward used \(totalExtra >> 20) MB")
+        // A context of the test's own: its figures are this test's allocations alone.
+        let context = ExecutionContext()
+        let memory = context.memory
+        try context.run {
+            let out = try Tensor.attention(q, q, q, heads: 8)
+            let forwardExtra = memory.peakBytes - out.count * 4
+            _ = try gradients(of: try out.sum(), wrt: [q])
+            let totalExtra = memory.peakBytes
+            XCTAssertLessThan(forwardExtra, 64 << 20, "forward used \(forwardExtra >> 20) MB beyond its output")
+            XCTAssertLessThan(totalExtra, 300 << 20, "forward + backward used \(totalExtra >> 20) MB")
+            XCTAssertGreaterThan(totalExtra, 2 * out.count * 4, "the context counted the output and q's gradient")
+        }
     }
 
     /// Resampling keeps constants constant and linear ramps linear (away from the borders), and a 2×

@@ -11,10 +11,8 @@ final class WorldTests: XCTestCase {
         XCTAssertEqual(a, b)
         XCTAssertNotEqual(a, c)
         XCTAssertEqual(try World.scenes(n: 3, seed: 11), Array(a.prefix(3)), "scene i depends only on (seed, i)")
-        Engine.threads = 1
-        let one = try Renderer.render(a, size: 32).scalars
-        Engine.threads = 2
-        XCTAssertEqual(one, try Renderer.render(a, size: 32).scalars)
+        let one = try ExecutionContext(threads: 1).run { try Renderer.render(a, size: 32).scalars }
+        XCTAssertEqual(one, try ExecutionContext(threads: 2).run { try Renderer.render(a, size: 32).scalars })
     }
 
     func testConstraintsAreRespectedAndCheckedAndCaptionsFollowTheOrder() throws {
