@@ -104,7 +104,7 @@ extension StableDiffusion {
                     let (ou, oc) = (try out.sliced(axis: 0, start: 0, end: m), try out.sliced(axis: 0, start: m))
                     return try ns.denoised(fromOutput: guided(unconditional: ou, conditional: oc, scale: o.cfg), x: x, sigma: sigma)
                 }
-                var rng = RandomGenerator(seed: o.seed &+ 0x5eed &+ UInt64(start) &* 0x9E37_79B9)
+                var rng = RandomGenerator(seed: Seeds.stream(o.seed, .sampling, index: start))
                 let x0 = try noise.sliced(axis: 0, start: start, end: end) * Float(sched.initialScale)
                 var step = 0
                 let xEnd = try sampler(denoise, x0, sched.sigmas, &rng) { _ in

@@ -79,10 +79,7 @@ public final class Interpreter {
             return UInt64(s)
         }
         seedCounter += 1
-        var z = defaultSeed &+ seedCounter &* 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        return Seeds.splitMix(defaultSeed, seedCounter)
     }
 
     /// Refuses shapes too large to allocate (a mistyped shape must not take the machine down).

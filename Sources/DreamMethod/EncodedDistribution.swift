@@ -40,7 +40,7 @@ public struct EncodedDistribution {
     /// γ = 0 is the centre alone: the mean prompt, the learned prompts, or prompt k's own encoding.
     public func conditions(n: Int, gamma: Float, seed: UInt64, prompt: Int? = nil) throws -> Tensor {
         try withoutGrad {
-            var rng = RandomGenerator(seed: seed &+ 0xC0DE)
+            var rng = RandomGenerator(seed: Seeds.stream(seed, .conditions))
             if let k = prompt {
                 guard let h = encodings else { throw ModelError("a mix of distributions has no prompts of its own to draw from") }
                 guard k >= 0 && k < h.shape[0] else { throw ModelError("prompt \(k) is out of range: the distribution has prompts 0…\(h.shape[0] - 1)") }

@@ -132,7 +132,7 @@ public final class Evaluator {
         var d = 0.0, c = 0.0
         for j in 0..<Evaluator.coverageSubsets {
             // A seeded partial Fisher–Yates shuffle: the first n of a permutation of the truth set.
-            var rng = RandomGenerator(seed: 0x5B5E_7000 &+ UInt64(j))
+            var rng = RandomGenerator(seed: Seeds.stream(0, .truthSubsets, index: j))
             var order = Array(0..<total)
             for i in 0..<n { order.swapAt(i, i + rng.int(below: total - i)) }
             let subset = try concatenate(order[0..<n].sorted().map { try truthF.sliced(axis: 0, start: $0, end: $0 + 1) }, axis: 0)

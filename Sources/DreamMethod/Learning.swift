@@ -161,7 +161,7 @@ extension StableDiffusion {
         for step in first..<max(first, s.steps) {
             do { try Job.checkCancelled() } catch { result.interrupted = true; break }   // keep what was learned so far
             let start = snapshot(step)
-            var rng = RandomGenerator(seed: s.seed &+ 0xD15 &+ UInt64(step) &* 0x9E37_79B9)
+            var rng = RandomGenerator(seed: Seeds.stream(s.seed, .learning, index: step))
             let b = min(s.batch, n)
             var crops: [Tensor] = [], picked: [Int] = []
             for _ in 0..<b {

@@ -86,7 +86,7 @@ public final class WeightStore {
     public init(initializing seed: UInt64, source: String) {
         self.source = source
         initializer = { key, shape in
-            var rng = RandomGenerator(seed: seed ^ FNV1a.hash(key.utf8))
+            var rng = RandomGenerator(seed: Seeds.named(seed, key))
             let last = key.split(separator: ".").last ?? ""
             if key.contains("embedding") && shape.count == 2 && !key.contains("time_embedding") { return (try! rng.normal(shape) * 0.02).param() }
             if last == "bias" { return Tensor(zeros: shape).param() }

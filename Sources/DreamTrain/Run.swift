@@ -131,9 +131,3 @@ func clock(_ s: Double) -> String { String(format: "%d:%02d:%02d", Int(s) / 3600
 func installStopHandler() { SignalCells.prepare(); signal(SIGINT) { _ in SignalCells.cancel.pointee = 1 } }
 func stopRequested() -> Bool { ExecutionContext.current.cancelRequested }
 
-/// A seed for step `step` of stream `stream`, independent across streams.
-func stepSeed(_ seed: UInt64, _ stream: UInt64, _ step: Int) -> UInt64 {
-    var x = seed &* 0x9E37_79B9_7F4A_7C15 ^ stream &* 0xBF58_476D_1CE4_E5B9 ^ UInt64(step) &* 0x94D0_49BB_1331_11EB
-    x ^= x >> 31; x = x &* 0xD6E8_FEB8_6659_FD93; x ^= x >> 32
-    return x
-}

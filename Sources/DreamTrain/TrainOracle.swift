@@ -34,7 +34,7 @@ func trainOracle(_ s: OracleSettings) throws {
     let run = Run(name: "oracle", work: s.work, params: store.parameters, weightDecay: 1e-4)
     if try run.resume() { print("oracle: resumed at step \(run.step)") }
     print("oracle: \(run.parameterCount) parameters; rendering \(s.images) training images")
-    let scenes = try World.scenes(n: s.images, seed: stepSeed(s.seed, 10, 0))
+    let scenes = try World.scenes(n: s.images, seed: Seeds.trainingStep(s.seed, stream: 10, step: 0))
     let data = try Renderer.render(scenes, size: Oracle.resolution)
     let labels = scenes.map(\.attributes)
     let trips = min(s.roundTrips, s.images)
@@ -47,7 +47,7 @@ func trainOracle(_ s: OracleSettings) throws {
         }
     }
     while run.step < s.steps && !stopRequested() {
-        var rng = RandomGenerator(seed: stepSeed(s.seed, 11, run.step))
+        var rng = RandomGenerator(seed: Seeds.trainingStep(s.seed, stream: 11, step: run.step))
         // Even slots: plain renders from all images; odd slots: round trips.
         let idx = (0..<s.batch).map { j in rng.int(below: j % 2 == 0 || trips == 0 ? s.images : trips) }
         let batch = try concatenate(idx.enumerated().map { j, i -> Tensor in
@@ -75,7 +75,7 @@ func trainOracle(_ s: OracleSettings) throws {
 @discardableResult
 func checkOracle(path: String, seed: UInt64) throws -> [Attribute: Double] {
     let oracle = try Oracle(path: path)
-    let scenes = try World.scenes(n: 2000, seed: stepSeed(seed, 12, 0))
+    let scenes = try World.scenes(n: 2000, seed: Seeds.trainingStep(seed, stream: 12, step: 0))
     let predicted = try oracle.predict(Renderer.render(scenes, size: Oracle.resolution))
     var acc: [Attribute: Double] = [:]
     for a in Attribute.allCases {

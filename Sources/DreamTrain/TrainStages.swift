@@ -33,8 +33,8 @@ func trainVAE(_ s: BuiltinSettings) throws -> (VAE, Float) {
     if try run.resume() { print("vae: resumed at step \(run.step)") }
     print("vae: \(run.parameterCount) parameters")
     while run.step < s.vaeSteps && !stopRequested() {
-        var rng = RandomGenerator(seed: stepSeed(s.seed, 1, run.step))
-        let scenes = try World.scenes(n: s.vaeBatch, seed: stepSeed(s.seed, 2, run.step))
+        var rng = RandomGenerator(seed: Seeds.trainingStep(s.seed, stream: 1, step: run.step))
+        let scenes = try World.scenes(n: s.vaeBatch, seed: Seeds.trainingStep(s.seed, stream: 2, step: run.step))
         let full = try Renderer.render(scenes, size: BuiltinModel.imageSize)
         let y = rng.int(below: 33), x = rng.int(below: 33)
         let crop = try full.sliced(axis: 2, start: y, end: y + 32).sliced(axis: 3, start: x, end: x + 32) * 2 - 1
@@ -52,7 +52,7 @@ func trainVAE(_ s: BuiltinSettings) throws -> (VAE, Float) {
     try run.stopIfRequested()
     // The scaling factor makes latents of whole images unit-variance, as SD's 0.18215 does.
     let scaling: Float = try withoutGrad {
-        let probe = try Renderer.render(World.scenes(n: 256, seed: stepSeed(s.seed, 3, 0)), size: BuiltinModel.imageSize)
+        let probe = try Renderer.render(World.scenes(n: 256, seed: Seeds.trainingStep(s.seed, stream: 3, step: 0)), size: BuiltinModel.imageSize)
         var sum = 0.0, sq = 0.0, n = 0.0
         for b in stride(from: 0, to: 256, by: 32) {
             let z = try vae.encodeMean(probe.sliced(axis: 0, start: b, end: b + 32) * 2 - 1)
@@ -85,8 +85,8 @@ func trainUNet(_ s: BuiltinSettings, vae: VAE, scaling: Float, tokenizer: CLIPTo
     let total = s.unetSteps + s.tuneSteps
     while run.step < total && !stopRequested() {
         let tuning = run.step >= s.unetSteps
-        var rng = RandomGenerator(seed: stepSeed(s.seed, 4, run.step))
-        let scenes = try World.scenes(n: b, seed: stepSeed(s.seed, 5, run.step))
+        var rng = RandomGenerator(seed: Seeds.trainingStep(s.seed, stream: 4, step: run.step))
+        let scenes = try World.scenes(n: b, seed: Seeds.trainingStep(s.seed, stream: 5, step: run.step))
         let z0 = try withoutGrad { try vae.encodeMean(Renderer.render(scenes, size: BuiltinModel.imageSize) * 2 - 1) * scaling }
         let captions = scenes.map { BuiltinModel.caption($0, drop: { rng.double() }, p: tuning ? s.tuneDrop : s.captionDrop, pAll: s.captionDropAll) }
         let context = try text(ids: captions.map { tokenizer.encode($0) })

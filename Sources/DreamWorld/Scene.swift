@@ -81,7 +81,7 @@ public enum World {
     public static func scenes(n: Int, seed: UInt64, concept: Concept) throws -> [Scene] {
         (0..<n).map { i in
             let constraints = concept.modes[i % concept.modes.count]
-            var rng = RandomGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i) &+ 1)
+            var rng = RandomGenerator(seed: Seeds.scene(seed, i))
             func u() -> Double { rng.double() }
             var attrs: [Attribute: String] = [:]
             for a in Attribute.allCases {

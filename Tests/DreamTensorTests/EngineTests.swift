@@ -33,6 +33,21 @@ final class EngineTests: XCTestCase {
         XCTAssertNotEqual(Tensor.randn([8], seed: 43).scalars, Array(a.scalars.prefix(8)))
     }
 
+    /// The derived seeds: SplitMix64 against the published outputs for seed 0 (Vigna's splitmix64.c), and the
+    /// streams of different purposes at the same seed and index distinct.
+    func testDerivedSeedsFollowTheirFormulas() {
+        XCTAssertEqual([1, 2, 3].map { Seeds.splitMix(0, $0) }, [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F])
+        let purposes: [Seeds.Purpose] = [.sampling, .learning, .conditions, .truthSubsets]
+        for seed: UInt64 in [0, 1, 123] {
+            for i in [0, 1, 400] {
+                XCTAssertEqual(Set(purposes.map { Seeds.stream(seed, $0, index: i) }).count, purposes.count)
+            }
+        }
+        XCTAssertEqual(Seeds.stream(5, .learning, index: 2), 5 + 0xD15 + 2 * 0x9E37_79B9)
+        XCTAssertNotEqual(Seeds.scene(1, 0), Seeds.scene(0, 1))
+        XCTAssertNotEqual(Seeds.trainingStep(1, stream: 2, step: 3), Seeds.trainingStep(1, stream: 3, step: 2))
+    }
+
     func testConsecutiveDrawsContinueTheStream() {
         var g = RandomGenerator(seed: 5)
         let first = g.normal([6]), second = g.normal([6])

@@ -74,16 +74,14 @@ public func buildPlugin(_ package: String) -> String {
     return dir + "/.build/release/lib\(package.lowercased()).so"
 }
 
-/// SplitMix64: the fuzz tests' seeded stream of choices.
+/// SplitMix64 (`Seeds.splitMix`): the fuzz tests' seeded stream of choices.
 public struct SeededRng {
-    public var state: UInt64
-    public init(state: UInt64) { self.state = state }
+    public let seed: UInt64
+    var drawn: UInt64 = 0
+    public init(state seed: UInt64) { self.seed = seed }
     public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        drawn &+= 1
+        return Seeds.splitMix(seed, drawn)
     }
     public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
     public mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
