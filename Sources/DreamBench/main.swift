@@ -92,10 +92,10 @@ if wants("attention") {
     for n in [1024, 4096] {
         let q = Tensor.randn([1, n, 320], seed: 1), k = Tensor.randn([1, n, 320], seed: 2), v = Tensor.randn([1, n, 320], seed: 3)
         let t = try time(reps: 3) { _ = try withoutGrad { try Tensor.attention(q, k, v, heads: 8) } }
-        ExecutionContext.current.memory.resetPeak()
-        let base = ExecutionContext.current.memory.liveBytes
-        _ = try withoutGrad { try Tensor.attention(q, k, v, heads: 8) }
-        let extra = Double(ExecutionContext.current.memory.peakBytes - base) / 1e6
+        // A context of its own counts what the call allocates.
+        let measured = ExecutionContext()
+        _ = try measured.run { try withoutGrad { try Tensor.attention(q, k, v, heads: 8) } }
+        let extra = Double(measured.memory!.peakBytes) / 1e6
         report("attention \(n) tokens 8x40 forward", t * 1e3, "ms")
         report("attention \(n) tokens peak extra memory", extra, "MB")
     }
@@ -111,18 +111,19 @@ func peakRSS() -> Double {
 // The full-size SD 1.5 UNet (random weights from scripts/bench-sd15.py make DIR; DIR in DREAM_SD15).
 if wants("unet"), let dir = ProcessInfo.processInfo.environment["DREAM_SD15"] {
     let t0 = now()
-    let store = try WeightStore(files: [dir + "/unet/diffusion_pytorch_model.fp16.safetensors"])
-    let unet = try UNet(config: Config(path: dir + "/unet/config.json"), weights: store)
+    let loading = ExecutionContext()
+    let unet = try loading.run {
+        try UNet(config: Config(path: dir + "/unet/config.json"), weights: WeightStore(files: [dir + "/unet/diffusion_pytorch_model.fp16.safetensors"]))
+    }
     report("unet sd15 load", (now() - t0) * 1e3, "ms")
-    report("unet sd15 weights in memory", Double(ExecutionContext.current.memory.liveBytes) / 1e6, "MB")
+    report("unet sd15 weights in memory", Double(loading.memory!.liveBytes) / 1e6, "MB")
     let weightsRSS = peakRSS()
     for size in [32, 64] {
         let x = Tensor.randn([2, 4, size, size], seed: 1), c = Tensor.randn([2, 77, 768], seed: 2)
-        ExecutionContext.current.memory.resetPeak()
-        let base = ExecutionContext.current.memory.liveBytes
-        let t = try time(reps: 1) { _ = try withoutGrad { try unet(x, timesteps: [500, 500], context: c) } }
+        let measured = ExecutionContext()
+        let t = try measured.run { try time(reps: 1) { _ = try withoutGrad { try unet(x, timesteps: [500, 500], context: c) } } }
         report("unet sd15 batch 2 \(size)x\(size)", t * 1e3, "ms")
-        report("unet sd15 batch 2 \(size)x\(size) peak activations", Double(ExecutionContext.current.memory.peakBytes - base) / 1e6, "MB")
+        report("unet sd15 batch 2 \(size)x\(size) peak activations", Double(measured.memory!.peakBytes) / 1e6, "MB")
     }
     report("unet sd15 peak RSS (process)", peakRSS(), "MB")
     report("unet sd15 RSS after loading", weightsRSS, "MB")

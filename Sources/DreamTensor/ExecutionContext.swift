@@ -4,24 +4,35 @@ import COpenBLAS
 /// What work runs with: how many worker threads, the cancellation request it checks at step boundaries, how
 /// it reports progress, and the bytes its tensors hold. Nothing of this is process-wide: whoever runs work
 /// owns a context (the session, a test, a benchmark) and installs it for the work of a thread with `run`;
-/// `parallelFor` carries it into its workers. A thread with none installed uses `standard`, which nobody
-/// configures: the engine's defaults (all cores, or `DREAM_THREADS`; no progress; never cancelled unless asked).
+/// `parallelFor` carries it into its workers. A context is configured when made and never after. A thread with
+/// none installed uses `standard`: the engine's defaults (all cores, or `DREAM_THREADS`; no progress; no memory
+/// counted; cancelled only by a request made on it).
 public final class ExecutionContext {
     /// Worker threads for engine loops.
     public let threads: Int
     /// Makes progress reporters (the command line's draw bars; the default reports nothing).
-    public var makeReporter: (_ label: String, _ total: Int) -> ProgressReporter = { _, _ in SilentProgress() }
-    /// Bytes held by the tensor storages allocated under this context.
-    public let memory = MemoryAccounting()
+    public let makeReporter: (_ label: String, _ total: Int) -> ProgressReporter
+    /// Bytes held by the tensor storages allocated under this context; nil for `standard`, which is nobody's
+    /// and counts nothing.
+    public let memory: MemoryAccounting?
     /// The cancellation request: a cell a signal handler may write (it can reach nothing else), or one of the
     /// context's own.
     let cancelCell: UnsafeMutablePointer<sig_atomic_t>
     let ownsCell: Bool
 
     /// `threads` nil: all cores, or `DREAM_THREADS`. `cancellation`: a cell that a signal handler sets (kept by
-    /// the caller for the context's life); nil gives the context a cell of its own.
-    public init(threads: Int? = nil, cancellation: UnsafeMutablePointer<sig_atomic_t>? = nil) {
+    /// the caller for the context's life); nil gives the context a cell of its own. `reporter` makes the progress
+    /// reporters of the work run in it.
+    public convenience init(threads: Int? = nil, cancellation: UnsafeMutablePointer<sig_atomic_t>? = nil,
+                            reporter: @escaping (_ label: String, _ total: Int) -> ProgressReporter = { _, _ in SilentProgress() }) {
+        self.init(threads: threads, cancellation: cancellation, reporter: reporter, memory: MemoryAccounting())
+    }
+
+    private init(threads: Int?, cancellation: UnsafeMutablePointer<sig_atomic_t>?,
+                 reporter: @escaping (_ label: String, _ total: Int) -> ProgressReporter, memory: MemoryAccounting?) {
         _ = ExecutionContext.processSetup
+        makeReporter = reporter
+        self.memory = memory
         let env = ProcessInfo.processInfo.environment["DREAM_THREADS"].flatMap(Int.init)
         self.threads = max(1, threads ?? env ?? ProcessInfo.processInfo.activeProcessorCount)
         if let c = cancellation { cancelCell = c; ownsCell = false } else {
@@ -42,7 +53,7 @@ public final class ExecutionContext {
     }()
 
     /// The context of work on a thread where none is installed.
-    public static let standard = ExecutionContext()
+    public static let standard = ExecutionContext(threads: nil, cancellation: nil, reporter: { _, _ in SilentProgress() }, memory: nil)
 
     private static let key: pthread_key_t = {
         var k = pthread_key_t()
@@ -93,7 +104,4 @@ public final class MemoryAccounting {
 
     public var liveBytes: Int { lock.lock(); defer { lock.unlock() }; return live }
     public var peakBytes: Int { lock.lock(); defer { lock.unlock() }; return peak }
-
-    /// Starts a new peak measurement from the current live size.
-    public func resetPeak() { lock.lock(); peak = live; lock.unlock() }
 }

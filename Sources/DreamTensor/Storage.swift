@@ -13,9 +13,8 @@ public final class Storage {
     public init(count: Int) {
         self.count = count
         base = nil
-        let accounting = ExecutionContext.current.memory
-        self.accounting = accounting
-        accounting.allocated(count * MemoryLayout<Float>.stride)
+        accounting = ExecutionContext.current.memory
+        accounting?.allocated(count * MemoryLayout<Float>.stride)
         var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {

@@ -11,9 +11,10 @@ final class TerminalProgress: ProgressReporter {
 
     init(label: String, total: Int, isTTY: Bool) { self.label = label; self.total = total; self.isTTY = isTTY }
 
-    static func install(quiet: Bool, in context: ExecutionContext) {
+    /// The reporters the command line's context makes.
+    static func factory(quiet: Bool) -> (_ label: String, _ total: Int) -> ProgressReporter {
         let tty = isatty(2) != 0
-        context.makeReporter = { label, total in
+        return { label, total in
             quiet ? SilentProgress() as ProgressReporter : TerminalProgress(label: label, total: total, isTTY: tty)
         }
     }

@@ -9,8 +9,7 @@ let options = Options.parse(Array(CommandLine.arguments.dropFirst()), version: d
 
 Signals.install()
 // Ctrl-C reaches the session's work through its context's cancellation request.
-let context = ExecutionContext(threads: options.threads, cancellation: SignalCells.cancel)
-TerminalProgress.install(quiet: options.quiet, in: context)
+let context = ExecutionContext(threads: options.threads, cancellation: SignalCells.cancel, reporter: TerminalProgress.factory(quiet: options.quiet))
 
 let pluginFolders = options.pluginPaths + (ProcessInfo.processInfo.environment["DREAM_PLUGIN_PATH"] ?? "").split(separator: ":").map(String.init)
 let session = Session(pluginFolders: options.noPlugins ? nil : pluginFolders, context: context)

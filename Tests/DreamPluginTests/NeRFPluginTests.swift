@@ -64,13 +64,15 @@ final class NeRFPluginTests: XCTestCase {
         // Ctrl-C after the third step: the field of three steps is returned, with a warning. The run has a
         // context of its own, whose reporter asks for the stop.
         final class CancelAfter: ProgressReporter {
-            let context: ExecutionContext
-            init(_ context: ExecutionContext) { self.context = context }
-            func update(_ done: Int, note: String) { if done == 3 { context.requestCancel() } }
+            let cell: UnsafeMutablePointer<sig_atomic_t>
+            init(_ cell: UnsafeMutablePointer<sig_atomic_t>) { self.cell = cell }
+            func update(_ done: Int, note: String) { if done == 3 { cell.pointee = 1 } }
             func finish() {}
         }
-        let context = ExecutionContext()
-        context.makeReporter = { [unowned context] _, _ in CancelAfter(context) }
+        let cell = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
+        cell.initialize(to: 0)
+        defer { cell.deallocate() }
+        let context = ExecutionContext(cancellation: cell, reporter: { _, _ in CancelAfter(cell) })
         // The call returns its partial field and raises the request again, so that the run stops at its next
         // step boundary (a script ends with 130): each statement runs on its own here, the flag checked and
         // cleared between them as the command line does.

@@ -102,7 +102,7 @@ final class EngineTests: XCTestCase {
         let q = Tensor.randn([1, 4096, 320], seed: 1).param()
         // A context of the test's own: its figures are this test's allocations alone.
         let context = ExecutionContext()
-        let memory = context.memory
+        let memory = try XCTUnwrap(context.memory)
         try context.run {
             let out = try Tensor.attention(q, q, q, heads: 8)
             let forwardExtra = memory.peakBytes - out.count * 4
