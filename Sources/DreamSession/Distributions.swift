@@ -158,13 +158,14 @@ extension Session {
             return .list(tokens)
         }, topic: topic)
         r.register(Builtin("stats", [.positional("D", .any)],
-                         doc: "Summary figures of a distribution: its objective and learning run, σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ).",
+                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch, lr, steps, final_loss, prefix, suffix), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ).",
                          example: "stats(D)") { a, _ in
             let d = try a.distribution("D")
             var s = OrderedDict()
             if let l = d.learned {
                 s["objective"] = .string(l.settings.objective.rawValue)
                 s["prompts"] = .number(Double(l.dist.k)); s["tokens"] = .number(Double(l.dist.m))
+                s["batch"] = .number(Double(l.settings.batch)); s["lr"] = .number(Double(l.settings.lr))
                 s["steps"] = .number(Double(l.completedSteps)); s["final_loss"] = .number(Double(l.lastLoss))
                 s["prefix"] = .string(l.dist.prefix); s["suffix"] = .string(l.dist.suffix)
             }
