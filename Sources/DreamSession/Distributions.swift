@@ -158,7 +158,7 @@ extension Session {
             return .list(tokens)
         }, topic: topic)
         r.register(Builtin("stats", [.positional("D", .any)],
-                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch, lr, steps, final_loss, prefix, suffix), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ).",
+                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch as set — a step takes at most every reference —, lr, steps, final_loss, prefix, suffix), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ).",
                          example: "stats(D)") { a, _ in
             let d = try a.distribution("D")
             var s = OrderedDict()
