@@ -7,7 +7,7 @@ import DreamTensor
 let usage = """
 usage: dream-train builtin [--work DIR] [--out DIR] [--seed N] [--vae-steps N] [--vae-lr X] [--unet-steps N]
                            [--tune-steps N] [--tune-drop P] [--unet-batch N] [--caption-drop P]
-       dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N] [--round-trips N]
+       dream-train oracle  [--work DIR] [--out FILE] [--seed N] [--steps N] [--images N] [--hard N] [--round-trips N]
        dream-train export  [--work DIR] --out DIR   (EMA weights of the UNet stage's latest checkpoint)
        dream-train check-oracle [--out FILE]
        dream-train material-head [--out FILE] [--images N] [--steps N]   (a diagnostic of the oracle's material errors)
@@ -70,6 +70,7 @@ func main(_ arguments: [String]) throws {
         var s = OracleSettings()
         s.work = o.string("work", s.work); s.out = o.string("out", s.out); s.seed = UInt64(o.int("seed", 0))
         s.steps = o.int("steps", s.steps); s.images = o.int("images", s.images); s.roundTrips = o.int("round-trips", s.roundTrips)
+        s.hard = o.int("hard", s.hard)
         o.checkAllRead()
         try trainOracle(s)
     case "export":
