@@ -30,12 +30,19 @@ final class BuiltinAssetsTests: XCTestCase {
         XCTAssertGreaterThan(tok.encode("zebra").firstIndex(of: tok.eos)!, 1)
     }
 
-    func testOracleIsAccurateOnFreshRenders() throws {
-        let scenes = try World.scenes(n: 500, seed: 4242)
-        let predicted = try Self.oracle.predict(Renderer.render(scenes, size: 64))
-        for a in Attribute.allCases {
-            let acc = Double(zip(scenes, predicted).filter { $0[a] == $1[a] }.count) / 500
-            XCTAssertGreaterThanOrEqual(acc, a == .view ? 0.94 : 0.97, "oracle accuracy on \(a.rawValue)")
+    /// The oracle's margin (docs/builtin-model.md): on three seed streams its training never used, 2,000
+    /// renders each (those of scripts/oracle-accuracy.dream), every attribute ≥ 98% and view ≥ 95%.
+    func testOracleIsAccurateOnThreeFreshStreams() throws {
+        for stream: UInt64 in [101, 102, 103] {
+            let scenes = try World.scenes(n: 2000, seed: stream)
+            var predicted: [[Attribute: String]] = []
+            for start in stride(from: 0, to: 2000, by: 250) {
+                predicted += try Self.oracle.predict(Renderer.render(Array(scenes[start..<start + 250]), size: 64))
+            }
+            for a in Attribute.allCases {
+                let acc = Double(zip(scenes, predicted).filter { $0[a] == $1[a] }.count) / 2000
+                XCTAssertGreaterThanOrEqual(acc, a == .view ? 0.95 : 0.98, "oracle accuracy on \(a.rawValue), stream \(stream)")
+            }
         }
     }
 
