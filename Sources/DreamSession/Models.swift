@@ -14,13 +14,16 @@ public final class ModelValue: DreamObject {
     public var summary: String {
         "model \(name) (text width \(sd.textEncoder.hidden), latents \(sd.unet.inChannels)×\(sd.unet.sampleSize)², \((try? sd.noiseSchedule.prediction.rawValue) ?? "?"))"
     }
-    public var memberNames: [String] { ["path", "text_width", "latent_size", "prediction"] }
+    public var memberNames: [String] { ["path", "text_width", "latent_size", "prediction", "alphas_cumprod"] }
     public func member(_ name: String) throws -> Value? {
         switch name {
         case "path": return .string(sd.path)
         case "text_width": return .number(Double(sd.textEncoder.hidden))
         case "latent_size": return .number(Double(sd.unet.sampleSize))
         case "prediction": return .string((try? sd.noiseSchedule.prediction.rawValue) ?? "")
+        case "alphas_cumprod":
+            let a = try sd.noiseSchedule.alphasCumprod
+            return .tensor(try Tensor(a, shape: [a.count]))
         default: return nil
         }
     }
@@ -69,7 +72,7 @@ extension Session {
         r.register(Builtin("model", [.positional("path", .string, "\"builtin\", a diffusers folder or a single-file .safetensors checkpoint"),
                                    .labeled("config", .optional(.string), "single file: a diffusers folder whose configs to use instead of inferring them"),
                                    .labeled("prediction", .optional(.string), "single file: \"epsilon\" or \"v_prediction\" (default: ε for SD 1.x, v for SD 2.x)")],
-                         doc: "Loads a Stable Diffusion family model: \"builtin\", a diffusers-layout folder, or an original single-file checkpoint (SD 1.x or 2.x, told apart from its shapes).",
+                         doc: "Loads a Stable Diffusion family model: \"builtin\", a diffusers-layout folder, or an original single-file checkpoint (SD 1.x or 2.x, told apart from its shapes). Members: path, text_width, latent_size, prediction and alphas_cumprod (ᾱ_t of its training schedule, one per timestep).",
                          example: "let m = model(\"models/sd15\")") { a, _ in
             let path = try a.string("path")
             do {
