@@ -66,6 +66,23 @@ extension StableDiffusion {
     /// Images for given conditioning [N, 77, d] (one per image); the unconditional branch uses
     /// `unconditional` [1, 77, d]. The prompt-distribution layer calls this with sampled conditions.
     public func sample(conditions: Tensor, unconditional: Tensor, _ o: GenerationOptions) throws -> Tensor {
+        try decode(latents: try sampleLatents(conditions: conditions, unconditional: unconditional, o))
+    }
+
+    /// Images [N, 3, H, W] in [0, 1] from the VAE decoder's input latents [N, C, h, w] (as `sampleLatents` gives).
+    public func decode(latents: Tensor) throws -> Tensor {
+        try withoutGrad {
+            let decoded = try vae.decodeEach(latents)
+            if let bad = decoded.nonFiniteCount {
+                throw ModelError("the VAE decoder gave \(bad) NaN or infinite values (stage: decoding)")
+            }
+            return try (decoded * 0.5 + 0.5).clamp(min: 0, max: 1)
+        }
+    }
+
+    /// The denoised latents [N, C, h, w] for conditions [N, 77, d] as the VAE decoder takes them (the sampler's
+    /// result over the scaling factor; times it, they are in the space of `referenceLatents`).
+    public func sampleLatents(conditions: Tensor, unconditional: Tensor, _ o: GenerationOptions) throws -> Tensor {
         try withoutGrad {
             let n = conditions.shape[0]
             var sampler = o.sampler.run
@@ -90,7 +107,7 @@ extension StableDiffusion {
             let steps = sched.timesteps.count, batches = (n + o.batch - 1) / o.batch
             let progress = Job.progress("sampling", total: batches == 1 ? steps : n)
             defer { progress.finish() }
-            var images: [Tensor] = []
+            var latents: [Tensor] = []
             for start in stride(from: 0, to: n, by: o.batch) {
                 let end = min(n, start + o.batch), m = end - start
                 let c = try conditions.sliced(axis: 0, start: start, end: end)
@@ -118,14 +135,9 @@ extension StableDiffusion {
                 if let bad = xEnd.nonFiniteCount {
                     throw ModelError("the sampler \"\(o.sampler.name)\" gave \(bad) NaN or infinite latent values for \(which) (stage: sampling); nothing was decoded")
                 }
-                let latent = try xEnd * Float(sched.finalScale / Double(vae.scalingFactor))
-                let decoded = try vae.decodeEach(latent)
-                if let bad = decoded.nonFiniteCount {
-                    throw ModelError("the VAE decoder gave \(bad) NaN or infinite values for \(which) (stage: decoding)")
-                }
-                images.append(try (decoded * 0.5 + 0.5).clamp(min: 0, max: 1))
+                latents.append(try xEnd * Float(sched.finalScale / Double(vae.scalingFactor)))
             }
-            return try concatenate(images, axis: 0)
+            return try concatenate(latents, axis: 0)
         }
     }
 }

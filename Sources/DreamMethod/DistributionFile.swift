@@ -13,13 +13,17 @@ public struct SavedDistribution {
     }
 }
 
-/// Distributions in safetensors: prompts (when learned), mean and std, with metadata naming the base
-/// model (path, name, config hash) and the learning settings.
+/// Distributions in safetensors: prompts (when learned), mean and std, the references' manifold (when
+/// known), with metadata naming the base model (path, name, config hash) and the learning settings.
 public enum DistributionFile {
     public static let format = "dream-distribution", version = "1"
 
     public static func save(_ d: SavedDistribution, to path: String) throws {
         var tensors = ["mean": d.encoded.mean, "std": d.encoded.std]
+        if let mf = d.encoded.manifold {
+            tensors["manifold_features"] = mf.features
+            tensors["manifold_radius"] = try Tensor([mf.radius], shape: [1])
+        }
         let id = d.sd.identity
         var meta = ["format": format, "format_version": version, "model_path": (d.sd.path as NSString).standardizingPath,
                     "model_name": id.name, "model_config_hash": id.configHash]
@@ -55,8 +59,12 @@ public enum DistributionFile {
         guard id.configHash == meta["model_config_hash"] else {
             throw FileError(f.path, "learned on model \(meta["model_name"] ?? "?") (config \(meta["model_config_hash"] ?? "?")), but \(modelPath) is now \(id.name) (config \(id.configHash)); refusing to use it with a different model")
         }
+        let manifold = f.entries["manifold_features"] != nil && f.entries["manifold_radius"] != nil
+            ? ReferenceManifold(features: try f.tensor("manifold_features"), radius: try f.tensor("manifold_radius").item) : nil
         guard f.entries["prompts"] != nil else {
-            return SavedDistribution(sd: sd, learned: nil, encoded: EncodedDistribution(mean: try f.tensor("mean"), std: try f.tensor("std")))
+            var e = EncodedDistribution(mean: try f.tensor("mean"), std: try f.tensor("std"))
+            e.manifold = manifold
+            return SavedDistribution(sd: sd, learned: nil, encoded: e)
         }
         let learned: LearnedDistribution
         do {
@@ -69,6 +77,7 @@ public enum DistributionFile {
                 throw FileError(f.path, "a distribution of competing prompts needs one weight per prompt")
             }
             let dist = PromptDistribution(prompts: prompts, prefix: meta["prefix"] ?? "", suffix: meta["suffix"] ?? "", weights: weights)
+            dist.manifold = manifold
             var s = LearningSettings()
             s.prompts = dist.k; s.tokens = dist.m; s.prefix = dist.prefix; s.suffix = dist.suffix
             s.lr = Float(meta["lr"] ?? "") ?? s.lr; s.batch = Int(meta["batch"] ?? "") ?? s.batch

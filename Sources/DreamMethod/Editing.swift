@@ -12,6 +12,8 @@ extension LearnedDistribution {
         s.suffix = suffix ?? dist.suffix
         let d = PromptDistribution(prompts: dist.prompts, prefix: s.prefix, suffix: s.suffix, weights: dist.weights)
         _ = try d.embeddings(sd, vectors: d.prompts)   // checks that prefix + tokens + suffix fit
+        // New words are meant to draw what the references do not show: their manifold no longer applies.
+        if s.prefix == dist.prefix && s.suffix == dist.suffix { d.manifold = dist.manifold }
         let e = LearnedDistribution(d, settings: s)
         e.restore(steps: completedSteps, loss: lastLoss, losses: losses, moments: moments, assignment: assignment, parameters: parameters)
         return e

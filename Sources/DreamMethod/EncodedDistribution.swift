@@ -11,6 +11,9 @@ public struct EncodedDistribution {
     public let encodings: Tensor?
     /// π (Σ = 1) when the prompts are sampled as a weighted set; nil for a Gaussian.
     public let weights: [Float]?
+    /// Where the references lie, when the distribution was learned from two or more (sampling with
+    /// redraws uses it); nil for text edited away from the references' and for what never saw them.
+    public var manifold: ReferenceManifold?
 
     public init(mean: Tensor, std: Tensor, encodings: Tensor? = nil) {
         self.mean = mean; self.std = std; self.encodings = encodings; self.weights = nil
@@ -81,7 +84,32 @@ public struct EncodedDistribution {
 
 extension StableDiffusion {
     /// Images from a distribution: its conditions for (n, γ, seed, prompt), guided against the negative prompt ("").
-    public func sample(_ d: EncodedDistribution, n: Int, gamma: Float, prompt: Int? = nil, _ o: GenerationOptions) throws -> Tensor {
-        try sample(conditions: try d.conditions(n: n, gamma: gamma, seed: o.seed, prompt: prompt), o)
+    /// With `redraws` > 0 and a distribution that knows its references, an image whose latent lies outside the
+    /// references' manifold is drawn again (new conditions and starting noise, from the seed and the round), up
+    /// to `redraws` rounds; each image keeps the draw nearest to a reference. 0 is plain sampling (the paper's).
+    public func sample(_ d: EncodedDistribution, n: Int, gamma: Float, prompt: Int? = nil, redraws: Int = 0, _ o: GenerationOptions) throws -> Tensor {
+        let blank = try withoutGrad { try encode(o.negative) }
+        func latents(_ count: Int, _ seed: UInt64) throws -> Tensor {
+            var oi = o
+            oi.seed = seed
+            return try sampleLatents(conditions: try d.conditions(n: count, gamma: gamma, seed: seed, prompt: prompt), unconditional: blank, oi)
+        }
+        var z = try latents(n, o.seed)
+        guard redraws > 0, let mf = d.manifold else { return try decode(latents: z) }
+        let scale = vae.scalingFactor
+        var near = try mf.nearest(z * scale)
+        var rows = (0..<n).map { try! z.sliced(axis: 0, start: $0, end: $0 + 1) }
+        for round in 1...redraws {
+            let outside = (0..<n).filter { near[$0] > mf.radius }
+            if outside.isEmpty { break }
+            let again = try latents(outside.count, Seeds.stream(o.seed, .redraws, index: round))
+            let d2 = try mf.nearest(again * scale)
+            for (j, i) in outside.enumerated() where d2[j] < near[i] {
+                rows[i] = try again.sliced(axis: 0, start: j, end: j + 1)
+                near[i] = d2[j]
+            }
+            z = try concatenate(rows, axis: 0)
+        }
+        return try decode(latents: z)
     }
 }

@@ -100,6 +100,7 @@ extension StableDiffusion {
             dist.prompts = r.dist.prompts.copy()
         }
         _ = try dist.embeddings(self, vectors: dist.prompts)   // checks that prefix + tokens + suffix fit
+        dist.manifold = try ReferenceManifold(latents: latents)
         let result = LearnedDistribution(dist, settings: s)
         result.completedSteps = first
         result.lastLoss = resume?.lastLoss ?? .nan

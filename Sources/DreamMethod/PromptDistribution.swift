@@ -13,6 +13,9 @@ public final class PromptDistribution {
     /// The prompts' weights π (Σ = 1) when they are sampled as a weighted set (`Objective.compete`); nil
     /// for the Gaussian objectives.
     public var weights: [Float]?
+    /// Where the references it was learned from lie (`ReferenceManifold`); nil when fewer than two, or when the
+    /// text was edited away from what they show.
+    public var manifold: ReferenceManifold?
     public var k: Int { prompts.shape[0] }
     public var m: Int { prompts.shape[1] }
 
@@ -62,9 +65,13 @@ public final class PromptDistribution {
     public func encoded(_ sd: StableDiffusion) throws -> EncodedDistribution {
         try withoutGrad {
             let h = try encode(sd).0
-            if let w = weights { return try EncodedDistribution(prompts: h, weights: w) }
-            let (mu, sigma) = try PromptMath.gaussian(h)
-            return EncodedDistribution(mean: mu, std: sigma, encodings: h)
+            var e: EncodedDistribution
+            if let w = weights { e = try EncodedDistribution(prompts: h, weights: w) } else {
+                let (mu, sigma) = try PromptMath.gaussian(h)
+                e = EncodedDistribution(mean: mu, std: sigma, encodings: h)
+            }
+            e.manifold = manifold
+            return e
         }
     }
 }

@@ -83,15 +83,21 @@ extension Session {
             do { return .tensor(try d.encoded.conditions(n: n, gamma: gamma, seed: try ip.seed(a), prompt: prompt)) }
             catch let e as ModelError { throw ArgumentError("draw: \(e.message)") }
         }, topic: topic)
-        r.register(Builtin("sample", [.positional("D", .any)] + drawParams + samplingParams + [seedParam],
-                         doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's neighbourhood H_k + γ·½σ ⊙ ε), guided against the empty prompt.",
+        r.register(Builtin("sample", [.positional("D", .any)] + drawParams + samplingParams + [seedParam,
+                                    .labeled("redraws", .int, default: .number(0), "rounds of drawing again the images whose latent lies outside the references' (each keeps its draw nearest to one); 0: plain sampling, the paper's")],
+                         doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's neighbourhood H_k + γ·½σ ⊙ ε), guided against the empty prompt. With redraws: an image that shows what none of the references shows (its latent, averaged over a 4 × 4 grid, farther from every reference's than the references are from each other) is drawn again.",
                          example: "sample(D, n: 8, gamma: 1, steps: 30, seed: 2)") { a, ip in
             let d = try a.distribution("D")
             let (n, gamma, prompt) = try drawArguments(a, d)
             var o = try self.generationOptions(a, d.sd)
             o.seed = try ip.seed(a)
+            let redraws = try a.int("redraws")
+            guard redraws >= 0 && redraws <= 20 else { throw ArgumentError("sample: redraws: must be 0 to 20, got \(redraws)", argument: "redraws") }
+            guard redraws == 0 || d.encoded.manifold != nil else {
+                throw ArgumentError("sample: redraws: this distribution does not know where its references lie (learned from fewer than two images, edited to new text, mixed with such a distribution, or saved by an older dream); sample it with redraws: 0", argument: "redraws")
+            }
             do {
-                return .tensor(try d.sd.sample(d.encoded, n: n, gamma: gamma, prompt: prompt, o))
+                return .tensor(try d.sd.sample(d.encoded, n: n, gamma: gamma, prompt: prompt, redraws: redraws, o))
             } catch let e as ModelError { throw ArgumentError("sample: \(e.message)") }
         }, topic: topic)
         r.register(Builtin("edit", [.positional("D", .any),
@@ -133,7 +139,11 @@ extension Session {
                 w = w.map { $0 / total }
             }
             let (mu, sigma) = try PromptMath.mix(means: ds.map(\.mean), stds: ds.map(\.std), weights: w, gammas: g)
-            return .object(DistributionValue(sd: ds[0].sd, learned: nil, encoded: EncodedDistribution(mean: mu, std: sigma)))
+            var e = EncodedDistribution(mean: mu, std: sigma)
+            // The parts' references together, when every part drawn from knows its own.
+            let drawn = zip(ds, w).filter { $0.1 > 0 }.map { $0.0.encoded.manifold }
+            if drawn.allSatisfy({ $0 != nil }) { e.manifold = try ReferenceManifold.union(drawn.map { $0! }) }
+            return .object(DistributionValue(sd: ds[0].sd, learned: nil, encoded: e))
         }, topic: topic)
         r.register(Builtin("save_embeddings", [.positional("D", .any), .positional("folder", .string),
                                              .labeled("name", .string, default: .string("dream"), "the tokens' name; prompt k becomes <NAME-k>")],
@@ -158,7 +168,7 @@ extension Session {
             return .list(tokens)
         }, topic: topic)
         r.register(Builtin("stats", [.positional("D", .any)],
-                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch as set — a step takes at most every reference —, lr, steps, final_loss, prefix, suffix), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ).",
+                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch as set — a step takes at most every reference —, lr, steps, final_loss, prefix, suffix), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ), and where it knows its references, how many and their manifold's radius (what sample's redraws: test).",
                          example: "stats(D)") { a, _ in
             let d = try a.distribution("D")
             var s = OrderedDict()
@@ -177,6 +187,9 @@ extension Session {
                 s["effective_prompts"] = .number(1 / w.reduce(0) { $0 + Double($1) * Double($1) })
                 s["used_prompts"] = .number(Double(w.filter { $0 > 0 }.count))
                 s["prompt_spread"] = .number(try promptSpread(h, mean: d.mean))
+            }
+            if let mf = d.encoded.manifold {
+                s["references"] = .number(Double(mf.features.shape[0])); s["reference_radius"] = .number(Double(mf.radius))
             }
             return .dict(s)
         }, topic: topic)

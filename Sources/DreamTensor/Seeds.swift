@@ -15,6 +15,8 @@ public enum Seeds {
         case conditions = 0xC0DE
         /// The evaluator's truth subsets for coverage and density.
         case truthSubsets = 0x5B5E_7000
+        /// A round of redrawing the images that fell outside the references (sampling with redraws).
+        case redraws = 0x2ED2_A000
     }
 
     /// The stream for `purpose` at `index` (a step, a batch's first image, a subset): seed + tag + index × 2³²/φ
