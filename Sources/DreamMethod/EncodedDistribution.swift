@@ -98,7 +98,8 @@ extension StableDiffusion {
         guard redraws > 0, let mf = d.manifold else { return try decode(latents: z) }
         let scale = vae.scalingFactor
         var near = try mf.nearest(z * scale)
-        var rows = (0..<n).map { try! z.sliced(axis: 0, start: $0, end: $0 + 1) }
+        var rows: [Tensor] = []
+        for i in 0..<n { rows.append(try z.sliced(axis: 0, start: i, end: i + 1)) }
         for round in 1...redraws {
             let outside = (0..<n).filter { near[$0] > mf.radius }
             if outside.isEmpty { break }
