@@ -22,13 +22,8 @@ public struct ReferenceManifold {
     public init?(latents: Tensor) throws {
         guard latents.rank == 4, latents.shape[0] >= 2, latents.shape[2] >= Self.cells, latents.shape[3] >= Self.cells else { return nil }
         let f = try Self.pooled(latents)
-        let d = try Self.distances(f, f)
-        let n = latents.shape[0]
-        var r: Float = 0
-        for i in 0..<n {
-            r = max(r, (0..<n).filter { $0 != i }.map { d[i * n + $0] }.min()!)
-        }
-        features = f; radius = r
+        features = f
+        radius = Float(try Metrics.kthNeighbourRadii(Metrics.Points(f), k: 1).max()!)
     }
 
     /// Latents [N, C, h, w] averaged over a cells × cells grid ([N, C · cells²]); cell i of a side of length L
@@ -56,28 +51,11 @@ public struct ReferenceManifold {
         return try Tensor(out, shape: [n, c * cells * cells])
     }
 
-    /// Euclidean distances between the rows of a [A, F] and b [B, F], row-major [A · B].
-    static func distances(_ a: Tensor, _ b: Tensor) throws -> [Float] {
-        let (na, nb, f) = (a.shape[0], b.shape[0], a.shape[1])
-        try require(b.shape[1] == f, "features of \(f) and \(b.shape[1]) values cannot be compared")
-        let (x, y) = (a.scalars, b.scalars)
-        var out = [Float](repeating: 0, count: na * nb)
-        for i in 0..<na {
-            for j in 0..<nb {
-                var s: Double = 0
-                for k in 0..<f { let d = Double(x[i * f + k]) - Double(y[j * f + k]); s += d * d }
-                out[i * nb + j] = Float(s.squareRoot())
-            }
-        }
-        return out
-    }
-
     /// For latents [n, C, h, w], each one's distance to the nearest reference.
     public func nearest(_ latents: Tensor) throws -> [Float] {
-        let f = try Self.pooled(latents)
-        let d = try Self.distances(f, features)
+        let d = Metrics.distances(try Metrics.Points(try Self.pooled(latents)), try Metrics.Points(features))
         let r = features.shape[0]
-        return (0..<latents.shape[0]).map { i in d[(i * r)..<(i * r + r)].min()! }
+        return (0..<latents.shape[0]).map { i in Float(d[(i * r)..<(i * r + r)].min()!) }
     }
 
     /// Several distributions' references together (a mix): every reference, the largest radius.
