@@ -94,7 +94,7 @@ extension StableDiffusion {
             oi.seed = seed
             return try sampleLatents(conditions: try d.conditions(n: count, gamma: gamma, seed: seed, prompt: prompt), unconditional: blank, oi)
         }
-        var z = try latents(n, o.seed)
+        let z = try latents(n, o.seed)
         guard redraws > 0, let mf = d.manifold else { return try decode(latents: z) }
         let scale = vae.scalingFactor
         var near = try mf.nearest(z * scale)
@@ -109,8 +109,7 @@ extension StableDiffusion {
                 rows[i] = try again.sliced(axis: 0, start: j, end: j + 1)
                 near[i] = d2[j]
             }
-            z = try concatenate(rows, axis: 0)
         }
-        return try decode(latents: z)
+        return try decode(latents: try concatenate(rows, axis: 0))
     }
 }
