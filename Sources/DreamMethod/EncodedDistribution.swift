@@ -31,14 +31,12 @@ public struct EncodedDistribution {
 
     public var promptCount: Int? { encodings?.shape[0] }
 
-    /// The neighbourhood of a weighted prompt: this share of the prompts' spread σ.
-    public static let neighbourhood: Float = 0.5
-
     /// Conditions [n, 77, d] for n images drawn with `seed`, each a centre plus γ times a spread:
     /// - a Gaussian: c = μ + γσ ⊙ ε, ε independent per element (the paper's);
-    /// - weighted prompts: a prompt k ~ π per image and c = H_k + γ·½σ ⊙ ε, one ε ∈ R^d per image shared by
+    /// - weighted prompts: a prompt k ~ π per image and c = H_k + γσ ⊙ ε, one ε ∈ R^d per image shared by
     ///   all 77 positions (noise independent per position is averaged away by cross-attention; coherent
-    ///   noise moves what the UNet reads);
+    ///   noise moves what the UNet reads). γ = 1 spreads each prompt as far as the prompts spread (half as
+    ///   far before session 21 moved nothing the oracle sees between γ 0 and 1: docs/experiments.md);
     /// - `prompt` given: that prompt as every image's centre, c = H_k + γ × the distribution's spread.
     /// γ = 0 is the centre alone: the mean prompt, the learned prompts, or prompt k's own encoding.
     public func conditions(n: Int, gamma: Float, seed: UInt64, prompt: Int? = nil) throws -> Tensor {
@@ -65,7 +63,7 @@ public struct EncodedDistribution {
             return try centres + std.unsqueezed(0) * eps * gamma
         }
         let eps = try rng.normal([n, 1, mean.shape[1]]).expand(to: [n] + mean.shape)
-        return try centres + std.unsqueezed(0) * eps * (gamma * Self.neighbourhood)
+        return try centres + std.unsqueezed(0) * eps * gamma
     }
 
     /// n indices drawn with probabilities `weights` (inverse CDF of one uniform each).

@@ -14,7 +14,7 @@ public enum Objective: String, CaseIterable {
     /// one shared noisy latent, and trains the prompt that has explained it best over its recent visits
     /// (`Assignment`), so prompts specialise on the references they explain instead of averaging them. A
     /// prompt's weight π_k is the share of references it explains. Sampling picks a prompt k ~ π, then a
-    /// point of its neighbourhood: c = H_k + γ·½σ ⊙ ε with ε shared across positions (σ the prompts' spread).
+    /// point of its neighbourhood: c = H_k + γσ ⊙ ε with ε shared across positions (σ the prompts' spread).
     case compete
 
     /// Whether the distribution is sampled as the diagonal Gaussian μ + γσε (otherwise as weighted prompts).

@@ -12,9 +12,9 @@ public final class StableDiffusion {
     public let unet: UNet
     public let vae: VAE
     public let schedulerConfig: Config
-    /// Sampling defaults the model folder recommends (model_index.json "dream_defaults": steps, cfg);
-    /// nil where it says nothing.
-    public let defaultSteps: Int?, defaultCFG: Float?
+    /// Sampling defaults the model folder recommends (model_index.json "dream_defaults": steps, cfg, and
+    /// redraws for sampling a learned distribution); nil where it says nothing.
+    public let defaultSteps: Int?, defaultCFG: Float?, defaultRedraws: Int?
     /// Learning defaults the model folder recommends ("dream_defaults" → "learn", "textual_inversion").
     public let learnDefaults: LearningDefaults, textualInversionDefaults: LearningDefaults
     /// The component configs' text, hashed into `identity`.
@@ -41,7 +41,7 @@ public final class StableDiffusion {
             unet = try UNet(config: configs.unet, weights: ckpt.unetWeights(layersPerBlock: configs.unet.int("layers_per_block", 2)))
             vae = try VAE(config: configs.vae, weights: ckpt.vaeWeights(levels: configs.vae.ints("block_out_channels").count))
             schedulerConfig = configs.scheduler
-            defaultSteps = nil; defaultCFG = nil
+            defaultSteps = nil; defaultCFG = nil; defaultRedraws = nil
             learnDefaults = LearningDefaults(); textualInversionDefaults = LearningDefaults()
             configTexts = try [configs.text, configs.unet, configs.vae, configs.scheduler].map {
                 try JSONSerialization.data(withJSONObject: $0.values, options: [.sortedKeys])
@@ -69,6 +69,7 @@ public final class StableDiffusion {
         let defaults = (try? Config(path: "\(path)/model_index.json"))?.values["dream_defaults"] as? [String: Any]
         defaultSteps = (defaults?["steps"] as? NSNumber)?.intValue
         defaultCFG = (defaults?["cfg"] as? NSNumber)?.floatValue
+        defaultRedraws = (defaults?["redraws"] as? NSNumber)?.intValue
         learnDefaults = LearningDefaults(defaults?["learn"] as? [String: Any])
         textualInversionDefaults = LearningDefaults(defaults?["textual_inversion"] as? [String: Any])
         configTexts = Self.configFiles.map { FileManager.default.contents(atPath: "\(path)/\($0)") ?? Data() }

@@ -76,7 +76,7 @@ extension Session {
             return (n, Float(gamma), prompt)
         }
         r.register(Builtin("draw", [.positional("D", .any)] + drawParams + [seedParam],
-                         doc: "Conditions [n, 77, d] drawn from a distribution, as sample draws them (a Gaussian: μ + γσε; competing prompts: a prompt k by its weight, then H_k + γ·½σ ⊙ ε with one ε per image shared by every position): for the UNet, or one draw held for a text-to-3D distillation.",
+                         doc: "Conditions [n, 77, d] drawn from a distribution, as sample draws them (a Gaussian: μ + γσε; competing prompts: a prompt k by its weight, then H_k + γσ ⊙ ε with one ε per image shared by every position): for the UNet, or one draw held for a text-to-3D distillation.",
                          example: "let c = draw(D, seed: 3)") { a, ip in
             let d = try a.distribution("D")
             let (n, gamma, prompt) = try drawArguments(a, d)
@@ -84,14 +84,16 @@ extension Session {
             catch let e as ModelError { throw ArgumentError("draw: \(e.message)") }
         }, topic: topic)
         r.register(Builtin("sample", [.positional("D", .any)] + drawParams + samplingParams + [seedParam,
-                                    .labeled("redraws", .int, default: .number(0), "rounds of drawing again the images whose latent lies outside the references' (each keeps its draw nearest to one); 0: plain sampling, the paper's")],
-                         doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's neighbourhood H_k + γ·½σ ⊙ ε), guided against the empty prompt. With redraws: an image that shows what none of the references shows (its latent, averaged over a 4 × 4 grid, farther from every reference's than the references are from each other) is drawn again.",
+                                    .labeled("redraws", .optional(.int), "rounds of drawing again the images whose latent lies outside the references' (each keeps its draw nearest to one); 0: plain sampling, the paper's; default: the model's (0 for SD checkpoints), and 0 for a distribution that does not know its references")],
+                         doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's neighbourhood H_k + γσ ⊙ ε), guided against the empty prompt. With redraws: an image that shows what none of the references shows (its latent, averaged over a 4 × 4 grid, farther from every reference's than the references are from each other) is drawn again.",
                          example: "sample(D, n: 8, gamma: 1, steps: 30, seed: 2)") { a, ip in
             let d = try a.distribution("D")
             let (n, gamma, prompt) = try drawArguments(a, d)
             var o = try self.generationOptions(a, d.sd)
             o.seed = try ip.seed(a)
-            let redraws = try a.int("redraws")
+            // Asked for, redraws need the references' manifold; the model's default applies where there is one.
+            let asked = a.optionalInt("redraws")
+            let redraws = asked ?? (d.encoded.manifold == nil ? 0 : d.sd.defaultRedraws ?? 0)
             guard redraws >= 0 && redraws <= 20 else { throw ArgumentError("sample: redraws: must be 0 to 20, got \(redraws)", argument: "redraws") }
             guard redraws == 0 || d.encoded.manifold != nil else {
                 throw ArgumentError("sample: redraws: this distribution does not know where its references lie (learned from fewer than two images, edited to new text, mixed with such a distribution, or saved by an older dream); sample it with redraws: 0", argument: "redraws")

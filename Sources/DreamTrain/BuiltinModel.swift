@@ -48,9 +48,9 @@ enum BuiltinModel {
         "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
         "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
         "scheduler": ["diffusers", "DDIMScheduler"],
-        // dream's defaults for this model (StableDiffusion.defaultSteps/defaultCFG, learnDefaults and
+        // dream's defaults for this model (StableDiffusion.defaultSteps/defaultCFG/defaultRedraws, learnDefaults and
         // textualInversionDefaults): the best measured on the world (docs/results.md).
-        "dream_defaults": ["steps": 25, "cfg": 3.0,
+        "dream_defaults": ["steps": 25, "cfg": 3.0, "redraws": 3,
                            "learn": ["objective": "compete", "prompts": 8, "tokens": 4, "steps": 400, "lr": 0.005, "batch": 2, "samples": 4, "ortho": 0],
                            "textual_inversion": ["tokens": 4, "steps": 400, "lr": 0.005, "batch": 4]] as [String: Any],
     ]

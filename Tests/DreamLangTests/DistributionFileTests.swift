@@ -212,7 +212,7 @@ final class DistributionFileTests: XCTestCase {
               case .tensor(let c)? = interp.globals["c"], case .tensor(let imgs)? = interp.globals["imgs"] else { return XCTFail("bindings") }
         let h = try l.dist.encode(d.sd).0
         XCTAssertEqual(c.scalars, try h.sliced(axis: 0, start: 2, end: 3).copy().scalars)
-        // Weighted prompts: μ = Σ π_k H_k, σ² = Σ π_k (H_k − μ)², and at γ = 1 a neighbourhood of ½σ around the
+        // Weighted prompts: μ = Σ π_k H_k, σ² = Σ π_k (H_k − μ)², and at γ = 1 a neighbourhood of σ around the
         // centre with the same ε_j at every position of an image (coherent noise), another ε per image.
         let pi: [Float] = [0.5, 0.25, 0.25]
         let weighted = try EncodedDistribution(prompts: h, weights: pi)
@@ -229,7 +229,7 @@ final class DistributionFileTests: XCTestCase {
         for img in 0..<2 {
             for p in [10, 40] {
                 for j in 0..<w where sigma[p * w + j] > 1e-3 && sigma[20 * w + j] > 1e-3 {
-                    // ε_j = (c − H_2) / (½σ) agrees across positions p and 20.
+                    // ε_j = (c − H_2) / σ agrees across positions p and 20.
                     let here: Float = (x[img * plane + p * w + j] - hs[2 * plane + p * w + j]) / sigma[p * w + j]
                     let there: Float = (x[img * plane + 20 * w + j] - hs[2 * plane + 20 * w + j]) / sigma[20 * w + j]
                     XCTAssertEqual(here, there, accuracy: 1e-3)
@@ -244,5 +244,19 @@ final class DistributionFileTests: XCTestCase {
         let direct = try d.sd.sample(conditions: try h.sliced(axis: 0, start: 2, end: 3).expand(to: [2, 77, h.shape[2]]).copy(),
                                      unconditional: try d.sd.encode(""), o2)
         XCTAssertEqual(imgs.scalars, direct.scalars)
+    }
+
+    /// `sample` without redraws: takes the model's (the built-in model's folder says 3), and plain sampling for a
+    /// distribution that does not know its references (learned from one image) instead of an error.
+    func testSamplingTakesTheModelsRedrawsWhereTheReferencesAreKnown() throws {
+        let out = try run("""
+            let m = model("builtin")
+            let D = learn(m, world.references("cones"), steps: 2, seed: 1)
+            let a = sample(D, n: 4, steps: 3, seed: 5)
+            print(max(abs(a - sample(D, n: 4, steps: 3, seed: 5, redraws: 3))) == 0, max(abs(a - sample(D, n: 4, steps: 3, seed: 5, redraws: 0))) == 0)
+            let one = learn(m, world.references("cones")[0:1], steps: 1, seed: 1)
+            print(max(abs(sample(one, n: 2, steps: 2, seed: 5) - sample(one, n: 2, steps: 2, seed: 5, redraws: 0))) == 0)
+            """)
+        XCTAssertEqual(out, "true false\ntrue\n")
     }
 }
