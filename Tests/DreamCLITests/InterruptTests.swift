@@ -36,8 +36,8 @@ final class InterruptTests: XCTestCase {
     }
 
     /// `learn(…, checkpoint:, every:)` writes the run atomically every N steps: killed with SIGKILL, the run has
-    /// lost at most N steps, no temporary file is left, and resuming from the checkpoint gives exactly the
-    /// prompts of an uninterrupted run.
+    /// lost at most N steps, the checkpoint is whole, a temporary file the kill may leave is removed by the next
+    /// save, and resuming from the checkpoint gives exactly the prompts of an uninterrupted run.
     func testAKilledRunResumesFromItsCheckpointExactly() throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -58,15 +58,20 @@ final class InterruptTests: XCTestCase {
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationReason, .uncaughtSignal)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "state" }.sorted(), ["ck.safetensors", "long.dream"])
+        // SIGKILL can land inside a save, which then cannot remove its temporary file: at most that one
+        // hidden file beside the checkpoint, which the next save of the checkpoint removes (below).
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "state" }.sorted()
+        XCTAssertEqual(left.filter { !$0.hasPrefix(".ck.safetensors.tmp-") }, ["ck.safetensors", "long.dream"])
+        XCTAssertLessThanOrEqual(left.count, 3, "\(left)")
         let saved = try XCTUnwrap(Int(try SafeTensorsFile(path: ck).metadata["steps"] ?? ""))
         XCTAssertTrue(saved >= 5 && saved % 5 == 0, "checkpoint at step \(saved)")
         let total = saved + 7
         let out = try runDream(["--quiet", "-c", setup + """
             let whole = learn(m, refs, \(settings), steps: \(total))
-            let resumed = learn(m, refs, steps: \(total), resume: load("ck.safetensors"))
+            let resumed = learn(m, refs, steps: \(total), resume: load("ck.safetensors"), checkpoint: "ck.safetensors", every: 5)
             print(resumed.steps, max(abs(resumed.prompts - whole.prompts)) == 0, str(resumed.weights) == str(whole.weights), str(resumed.losses) == str(whole.losses))
             """], in: dir)
         XCTAssertEqual(out.stdout, "\(total) true true true\n", out.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "state" }.sorted(), ["ck.safetensors", "long.dream"])
     }
 }

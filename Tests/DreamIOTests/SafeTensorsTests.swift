@@ -147,4 +147,24 @@ final class SafeTensorsTests: XCTestCase {
         try SafeTensors.save(["x": Tensor(zeros: [1])], to: dir + "/new/folder/x.safetensors")
         XCTAssertEqual(try SafeTensorsFile(path: dir + "/new/folder/x.safetensors").tensor("x").scalars, [0])
     }
+
+    /// A writer killed outright leaves its temporary file; the next write of the same target removes it,
+    /// but not a live writer's (its lock is held), nor another target's.
+    func testTheNextWriteRemovesADeadWritersTemporaryButNotALiveOnes() throws {
+        let path = dir + "/ck.safetensors"
+        let dead = dir + "/.ck.safetensors.tmp-dead01"
+        let live = dir + "/.ck.safetensors.tmp-live01"
+        let other = dir + "/.other.safetensors.tmp-dead02"
+        for file in [dead, live, other] { XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data([1, 2, 3]))) }
+        let holder = open(live, O_RDONLY)
+        XCTAssertGreaterThanOrEqual(holder, 0)
+        XCTAssertEqual(flock(holder, LOCK_EX | LOCK_NB), 0)
+        try SafeTensors.save(["x": Tensor(repeating: 2, shape: [3])], to: path)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(),
+                       [".ck.safetensors.tmp-live01", ".other.safetensors.tmp-dead02", "ck.safetensors"])
+        close(holder)   // the live writer ends without cleaning up: now it is a dead one's file
+        try SafeTensors.save(["x": Tensor(repeating: 4, shape: [3])], to: path)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), [".other.safetensors.tmp-dead02", "ck.safetensors"])
+        XCTAssertEqual(try SafeTensorsFile(path: path).tensor("x").scalars, [4, 4, 4])
+    }
 }
