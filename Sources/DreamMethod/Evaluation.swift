@@ -8,6 +8,8 @@ public struct Evaluation {
     public var metrics: [(String, Double)]
     /// For each of the concept's modes, the share of the in-concept images in it.
     public var modes: [Double]
+    /// `tv` attribute by attribute, in `Attribute.allCases` order.
+    public var tvByAttribute: [(Attribute, Double)]
     public subscript(_ name: String) -> Double? { metrics.first { $0.0 == name }?.1 }
 }
 
@@ -121,7 +123,7 @@ public final class Evaluator {
             ("combinations", ExactMeasures.combinations(labels, concept: c)),
             ("novel", ExactMeasures.novel(labels, concept: c, references: refLabels)),
             ("entropy", ExactMeasures.entropy(labels)),
-        ], modes: ExactMeasures.modes(labels, concept: c))
+        ], modes: ExactMeasures.modes(labels, concept: c), tvByAttribute: ExactMeasures.tvByAttribute(labels, concept: c))
     }
 
     /// Density and coverage against truth subsets of the generated set's size (a fixed random subset

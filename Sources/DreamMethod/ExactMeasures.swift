@@ -19,10 +19,15 @@ public enum ExactMeasures {
         zip(p, q).reduce(0) { $0 + abs($1.0 - $1.1) } / 2
     }
 
-    /// `tv`: the mean over the 7 attributes of the total-variation distance between the images' label
-    /// histogram and the concept's true marginal.
+    /// `tv_attributes`: for each of the 7 attributes, the total-variation distance between the images' label
+    /// histogram and the concept's true marginal (which attribute a set gets wrong).
+    public static func tvByAttribute(_ labels: Labels, concept: Concept) -> [(Attribute, Double)] {
+        Attribute.allCases.map { ($0, totalVariation(histogram(labels, $0), concept.marginal($0))) }
+    }
+
+    /// `tv`: the mean of `tvByAttribute` over the 7 attributes.
     public static func tv(_ labels: Labels, concept: Concept) -> Double {
-        Attribute.allCases.reduce(0) { $0 + totalVariation(histogram(labels, $1), concept.marginal($1)) } / Double(Attribute.allCases.count)
+        tvByAttribute(labels, concept: concept).reduce(0) { $0 + $1.1 } / Double(Attribute.allCases.count)
     }
 
     /// `tv_refs`: the same against the reference images' own label histogram.

@@ -17,6 +17,16 @@ final class ExactMeasuresTests: XCTestCase {
         let set = [[Attribute: String]](repeating: labels("cone", "red"), count: 8)
         // shape and background as the concept: 0; colour: 1 − 1/8; material, size, pattern, view: 1 − 1/2 each.
         XCTAssertEqual(ExactMeasures.tv(set, concept: cones), (0.875 + 4 * 0.5) / 7, accuracy: 1e-12)
+        let byAttribute = ExactMeasures.tvByAttribute(set, concept: cones)
+        XCTAssertEqual(byAttribute.map(\.0), Attribute.allCases)
+        let expected: [Attribute: Double] = [.shape: 0, .color: 0.875, .material: 0.5, .size: 0.5, .pattern: 0.5, .background: 0, .view: 0.5]
+        for (a, v) in byAttribute { XCTAssertEqual(v, expected[a]!, accuracy: 1e-12, a.rawValue) }
+        // Toy-box's marginals by hand (colour half green, half orange; shape half cone, half torus; the rest free):
+        // the all-red-cone set is off by 1 in colour, ½ in shape, and as above elsewhere.
+        let toyByAttribute = Dictionary(uniqueKeysWithValues: ExactMeasures.tvByAttribute(set, concept: World.concept("toy-box")!))
+        XCTAssertEqual(toyByAttribute[.color]!, 1, accuracy: 1e-12)
+        XCTAssertEqual(toyByAttribute[.shape]!, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(toyByAttribute[.background]!, 2.0 / 3, accuracy: 1e-12)
         // Against references that are all red cones too, only nothing differs.
         XCTAssertEqual(ExactMeasures.tv(set, references: set), 0, accuracy: 1e-12)
         XCTAssertEqual(ExactMeasures.entropy(set), 0, accuracy: 1e-12)
