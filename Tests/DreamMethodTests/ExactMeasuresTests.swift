@@ -22,7 +22,7 @@ final class ExactMeasuresTests: XCTestCase {
         let expected: [Attribute: Double] = [.shape: 0, .color: 0.875, .material: 0.5, .size: 0.5, .pattern: 0.5, .background: 0, .view: 0.5]
         for (a, v) in byAttribute { XCTAssertEqual(v, expected[a]!, accuracy: 1e-12, a.rawValue) }
         // Toy-box's marginals by hand (colour half green, half orange; shape half cone, half torus; the rest free):
-        // the all-red-cone set is off by 1 in colour, ½ in shape, and as above elsewhere.
+        // the all-red-cone set is off by 1 in colour, ½ in shape and ⅔ in background (free there, all dark here).
         let toyByAttribute = Dictionary(uniqueKeysWithValues: ExactMeasures.tvByAttribute(set, concept: World.concept("toy-box")!))
         XCTAssertEqual(toyByAttribute[.color]!, 1, accuracy: 1e-12)
         XCTAssertEqual(toyByAttribute[.shape]!, 0.5, accuracy: 1e-12)
