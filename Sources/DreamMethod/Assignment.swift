@@ -4,33 +4,57 @@ import Foundation
 /// of each prompt's loss relative to the mean over prompts (relative, so that the timestep's scale of the
 /// loss cancels); a reference trains the prompt with the smallest. One noisy step cannot move a reference
 /// that a prompt has explained for several visits, so prompts specialise instead of blending.
+///
+/// With a prompt cost λ (DP-means' cost of a cluster), a prompt that explains no other reference costs λ
+/// more: a reference joins a prompt that explains others unless its own explains it better by λ in relative
+/// loss. The number of prompts is then chosen by the references: those that differ by less than λ (a
+/// concept's free attributes, which one prompt can leave to the model) share a prompt, those that differ by
+/// more (its modes) keep their own (docs/method.md).
 struct Assignment {
     let references: Int, prompts: Int
     var scores: [Float]
+    /// Each reference's prompt, −1 while it was not seen.
+    var choices: [Int]
     static let decay: Float = 0.8
+    /// Steps before a prompt cost applies: the prompts first specialise, since at the start they are equal and
+    /// every reference would join the first prompt that explains one.
+    static let settling = 100
 
     init(references: Int, prompts: Int) {
         self.references = references; self.prompts = prompts
         scores = [Float](repeating: 0, count: references * prompts)
+        choices = [Int](repeating: -1, count: references)
     }
 
-    /// Running scores as a run saved them ([N · K], row-major).
-    init(scores: [Float], prompts: Int) {
+    /// Running scores as a run saved them ([N · K], row-major) and its choices (nil from a run saved before
+    /// they were kept: each reference's smallest score, as it was chosen then).
+    init(scores: [Float], choices: [Int]? = nil, prompts: Int) {
         self.references = scores.count / prompts; self.prompts = prompts; self.scores = scores
+        self.choices = [Int](repeating: -1, count: scores.count / prompts)
+        self.choices = choices ?? (0..<references).map { best($0) ?? -1 }
     }
 
-    /// Folds reference i's losses under every prompt into its running scores; returns its prompt.
-    mutating func update(_ i: Int, losses: [Float]) -> Int {
+    /// Folds reference i's losses under every prompt into its running scores; returns its prompt, chosen with
+    /// `cost` for a prompt that explains no other reference.
+    mutating func update(_ i: Int, losses: [Float], cost: Float = 0) -> Int {
         let mean = losses.reduce(0, +) / Float(losses.count)
         let seen = (0..<prompts).contains { scores[i * prompts + $0] != 0 }
         for k in 0..<prompts {
             let r = mean > 0 ? losses[k] / mean : 1
             scores[i * prompts + k] = seen ? Assignment.decay * scores[i * prompts + k] + (1 - Assignment.decay) * r : r
         }
-        return best(i)!
+        var explainsOthers = [Bool](repeating: false, count: prompts)
+        for (j, k) in choices.enumerated() where j != i && k >= 0 { explainsOthers[k] = true }
+        var pick = 0, value = Float.infinity
+        for k in 0..<prompts {
+            let v = scores[i * prompts + k] + (explainsOthers[k] ? 0 : cost)
+            if v < value { value = v; pick = k }
+        }
+        choices[i] = pick
+        return pick
     }
 
-    /// Reference i's prompt, nil while it was not seen.
+    /// The prompt with reference i's smallest running score, nil while it was not seen.
     func best(_ i: Int) -> Int? {
         let row = scores[(i * prompts)..<((i + 1) * prompts)]
         guard row.contains(where: { $0 != 0 }) else { return nil }
@@ -40,7 +64,7 @@ struct Assignment {
     /// π: the share of the seen references each prompt explains (uniform before any was seen).
     var weights: [Float] {
         var counts = [Float](repeating: 0, count: prompts)
-        for i in 0..<references { if let k = best(i) { counts[k] += 1 } }
+        for k in choices where k >= 0 { counts[k] += 1 }
         let total = counts.reduce(0, +)
         return total > 0 ? counts.map { $0 / total } : [Float](repeating: 1 / Float(prompts), count: prompts)
     }

@@ -15,7 +15,7 @@ extension LearnedDistribution {
         // New words are meant to draw what the references do not show: their manifold no longer applies.
         if s.prefix == dist.prefix && s.suffix == dist.suffix { d.manifold = dist.manifold }
         let e = LearnedDistribution(d, settings: s)
-        e.restore(steps: completedSteps, loss: lastLoss, losses: losses, moments: moments, assignment: assignment, parameters: parameters)
+        e.restore(steps: completedSteps, loss: lastLoss, losses: losses, moments: moments, assignment: assignment, choices: choices, parameters: parameters)
         return e
     }
 }

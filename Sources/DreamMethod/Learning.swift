@@ -7,6 +7,9 @@ import DreamDiffusion
 public struct LearningSettings {
     public var prompts = 32, tokens = 4, steps = 1000, batch = 4, samples = 4
     public var lr: Float = 1e-3, ortho: Float = 1e-3, weightDecay: Float = 0.01, clip: Float = 1
+    /// Competing prompts: the cost λ of a prompt that explains no other reference, in relative loss
+    /// (`Assignment`; 0: every reference takes the prompt that explains it best, however many that uses).
+    public var promptCost: Float = 0
     public var seed: UInt64 = 0
     public var prefix = "", suffix = ""
     public var objective: Objective = .paper
@@ -24,6 +27,7 @@ extension LearningSettings {
         s.prompts = d.prompts ?? s.prompts; s.tokens = d.tokens ?? s.tokens; s.steps = d.steps ?? s.steps
         s.batch = d.batch ?? s.batch; s.samples = d.samples ?? s.samples
         s.lr = d.lr.map(Float.init) ?? s.lr; s.ortho = d.ortho.map(Float.init) ?? s.ortho
+        s.promptCost = d.promptCost.map(Float.init) ?? s.promptCost
         return s
     }
 }
@@ -47,6 +51,8 @@ public final class LearnedDistribution {
     /// Competing prompts: per reference and prompt, the running relative loss that assigns references to
     /// prompts [N, K] (0 where a reference was not yet seen), so that a run continues exactly.
     public internal(set) var assignment: Tensor?
+    /// Competing prompts: each reference's prompt (−1 where not yet seen), so that a run continues exactly.
+    public internal(set) var choices: [Int]?
     /// Whether the run stopped early on Ctrl-C (it holds the last completed step).
     public internal(set) var interrupted = false
     /// Why learning stopped before its last step when the loss was not finite (it holds the last steps whose
@@ -55,8 +61,10 @@ public final class LearnedDistribution {
     public init(_ dist: PromptDistribution, settings: LearningSettings) { self.dist = dist; self.settings = settings }
 
     /// Progress figures (and optimiser state, when saved) of a distribution read back from a file.
-    public func restore(steps: Int, loss: Float, losses: [Float] = [], moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil, parameters: Tensor? = nil) {
-        completedSteps = steps; lastLoss = loss; self.losses = losses; self.moments = moments; self.assignment = assignment; self.parameters = parameters
+    public func restore(steps: Int, loss: Float, losses: [Float] = [], moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil,
+                        choices: [Int]? = nil, parameters: Tensor? = nil) {
+        completedSteps = steps; lastLoss = loss; self.losses = losses; self.moments = moments; self.assignment = assignment
+        self.choices = choices; self.parameters = parameters
     }
 }
 
@@ -142,7 +150,7 @@ extension StableDiffusion {
             guard a.shape == [n, s.prompts] else {
                 throw ModelError("cannot resume: the saved run assigned \(a.shape[0]) references to prompts, this one has \(n) references")
             }
-            assignment.scores = a.scalars
+            assignment = Assignment(scores: a.scalars, choices: resume?.choices, prompts: s.prompts)
         }
         let conditions = min(s.batch, n) * objective.conditionsPerImage(prompts: s.prompts)
         let items = s.objective == .paper ? conditions : min(s.batch, n)
@@ -154,9 +162,9 @@ extension StableDiffusion {
         defer { progress.finish() }
         if first > 0 { progress.update(min(first, s.steps), note: "resumed") }
         /// The state at the start of a step: what a run of that many steps ends with.
-        struct Snapshot { let steps: Int; let v: [Float]; let moments: (Tensor, Tensor)?; let scores: [Float]; let parameters: Tensor? }
+        struct Snapshot { let steps: Int; let v: [Float]; let moments: (Tensor, Tensor)?; let assignment: Assignment; let parameters: Tensor? }
         func snapshot(_ steps: Int) -> Snapshot {
-            Snapshot(steps: steps, v: v.scalars, moments: result.moments.map { ($0.0.copy(), $0.1.copy()) }, scores: assignment.scores, parameters: result.parameters)
+            Snapshot(steps: steps, v: v.scalars, moments: result.moments.map { ($0.0.copy(), $0.1.copy()) }, assignment: assignment, parameters: result.parameters)
         }
         var good: Snapshot?   // the latest state whose loss was finite
         for step in first..<max(first, s.steps) {
@@ -174,7 +182,8 @@ extension StableDiffusion {
             let z0 = try concatenate(crops, axis: 0)
             let noise = StepNoise(batch: b, samples: s.samples, latentShape: Array(z0.shape.dropFirst()),
                                   context: [tokenizer.maxLength, textEncoder.hidden], trainSteps: ns.trainSteps, seed: rng.seed &+ rng.offset)
-            let choose: ((Int, [Float]) -> Int)? = s.objective == .compete ? { assignment.update(picked[$0], losses: $1) } : nil
+            let cost = step >= Assignment.settling ? s.promptCost : 0
+            let choose: ((Int, [Float]) -> Int)? = s.objective == .compete ? { assignment.update(picked[$0], losses: $1, cost: cost) } : nil
             let loss = try objective.lossAndChoices(self, dist, vectors: try prompts(v), latents: z0, noise: noise, choose: choose).loss
             let lossValue = try loss.item
             let (g, norm) = try clipGradNorm(try gradients(of: loss, wrt: [v]), maxNorm: s.clip)
@@ -182,7 +191,8 @@ extension StableDiffusion {
                 // These prompts give a non-finite loss: go back to the last state whose loss was finite.
                 let back = good ?? start
                 v.pointer.update(from: back.v, count: back.v.count)
-                assignment.scores = back.scores
+                assignment = back.assignment
+                if s.objective == .compete { result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts]); result.choices = assignment.choices }
                 result.losses = Array(result.losses.prefix(max(0, result.losses.count - (result.completedSteps - back.steps))))
                 result.completedSteps = back.steps
                 result.lastLoss = result.losses.last ?? .nan
@@ -198,7 +208,7 @@ extension StableDiffusion {
             result.losses.append(result.lastLoss)
             result.moments = opt.moments[0]
             if s.objective == .compete {
-                result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts])
+                result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts]); result.choices = assignment.choices
                 result.parameters = v.detached.copy()
             }
             progress.update(step + 1, note: String(format: "loss %.4f", result.lastLoss))

@@ -6,7 +6,7 @@ import Foundation
 public struct LearningDefaults {
     public var objective: String?
     public var prompts: Int?, tokens: Int?, steps: Int?, batch: Int?, samples: Int?
-    public var lr: Double?, ortho: Double?
+    public var lr: Double?, ortho: Double?, promptCost: Double?
 
     public init() {}
 
@@ -17,6 +17,6 @@ public struct LearningDefaults {
         func number(_ k: String) -> Double? { (d[k] as? NSNumber)?.doubleValue }
         objective = d["objective"] as? String
         prompts = int("prompts"); tokens = int("tokens"); steps = int("steps"); batch = int("batch"); samples = int("samples")
-        lr = number("lr"); ortho = number("ortho")
+        lr = number("lr"); ortho = number("ortho"); promptCost = number("prompt_cost")
     }
 }

@@ -24,6 +24,7 @@ extension Session {
                                    .labeled("batch", .optional(.int)), .labeled("samples", .optional(.int), "S conditions per reference (Gaussian objectives)"),
                                    .labeled("ortho", .optional(.number), "λ, the orthogonality loss weight"),
                                    .labeled("objective", .optional(.string), "\"paper\" (the paper's), \"mixture\" (best of S draws per reference) or \"compete\" (prompts compete for references; sampled by picking a prompt)"),
+                                   .labeled("prompt_cost", .optional(.number), "\"compete\": λ, what a prompt that explains no other reference costs in relative loss (after the first 100 steps), so that references that differ by less share a prompt; 0: as many prompts as the references pick"),
                                    seedParam,
                                    .labeled("prefix", .string, default: .string("")), .labeled("suffix", .string, default: .string("")),
                                    resumeParam,
@@ -170,7 +171,7 @@ extension Session {
             return .list(tokens)
         }, topic: topic)
         r.register(Builtin("stats", [.positional("D", .any)],
-                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch as set — a step takes at most every reference —, lr, steps, final_loss, prefix, suffix), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ), and where it knows its references, how many and their manifold's radius (what sample's redraws: test).",
+                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch as set — a step takes at most every reference —, lr, steps, final_loss, prefix, suffix, and for competing prompts prompt_cost), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ), and where it knows its references, how many and their manifold's radius (what sample's redraws: test).",
                          example: "stats(D)") { a, _ in
             let d = try a.distribution("D")
             var s = OrderedDict()
@@ -180,6 +181,7 @@ extension Session {
                 s["batch"] = .number(Double(l.settings.batch)); s["lr"] = .number(Double(l.settings.lr))
                 s["steps"] = .number(Double(l.completedSteps)); s["final_loss"] = .number(Double(l.lastLoss))
                 s["prefix"] = .string(l.dist.prefix); s["suffix"] = .string(l.dist.suffix)
+                if l.settings.objective == .compete { s["prompt_cost"] = .number(Double(l.settings.promptCost)) }
             }
             s["mean_std"] = .number(Double(try d.std.mean().item)); s["max_std"] = .number(Double(try d.std.max().item))
             s["mean_norm"] = .number(Double(try (d.mean * d.mean).sum().sqrt().item))

@@ -21,7 +21,8 @@ func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSet
             ("lr", formatNumber(Double(s.lr)), formatNumber(Double(l.settings.lr))), ("batch", "\(s.batch)", "\(l.settings.batch)"),
             ("prompts", "\(s.prompts)", "\(l.settings.prompts)"), ("tokens", "\(s.tokens)", "\(l.settings.tokens)"),
             ("samples", "\(s.samples)", "\(l.settings.samples)"), ("ortho", formatNumber(Double(s.ortho)), formatNumber(Double(l.settings.ortho))),
-            ("objective", s.objective.rawValue, l.settings.objective.rawValue), ("seed", "\(s.seed)", "\(l.settings.seed)")]
+            ("objective", s.objective.rawValue, l.settings.objective.rawValue), ("seed", "\(s.seed)", "\(l.settings.seed)"),
+            ("prompt_cost", formatNumber(Double(s.promptCost)), formatNumber(Double(l.settings.promptCost)))]
         let differing = given.filter { explicit.contains($0.0) && $0.1 != $0.2 }
         if !differing.isEmpty {
             ip.warn("\(caller): resume: the saved run's settings are kept: " + differing.map { "\($0.0) \($0.2) (not \($0.1))" }.joined(separator: ", ") + "; only steps: changes")
@@ -84,7 +85,7 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
     func number(_ n: String, _ x: inout Float) throws { if a.has(n) { x = Float(try a.number(n)) } }
     try int("prompts", &s.prompts); try int("samples", &s.samples); try int("tokens", &s.tokens)
     try int("steps", &s.steps); try int("batch", &s.batch)
-    try number("lr", &s.lr); try number("ortho", &s.ortho)
+    try number("lr", &s.lr); try number("ortho", &s.ortho); try number("prompt_cost", &s.promptCost)
     if a.has("objective") {
         let name = try a.string("objective")
         guard let o = Objective(rawValue: name) else {
@@ -94,6 +95,12 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
         }
         s.objective = o
     }
+    if s.objective != .compete {
+        if a.has("prompt_cost") {
+            throw ArgumentError("\(f): prompt_cost: only competing prompts (objective \"compete\") choose how many prompts to use; objective \"\(s.objective.rawValue)\" has none", argument: "prompt_cost")
+        }
+        s.promptCost = 0   // a model's default for competing prompts says nothing about the others
+    }
     s.seed = try ip.seed(a)
     for (name, v) in [("prompts", s.prompts), ("tokens", s.tokens), ("batch", s.batch), ("samples", s.samples)] where v < 1 {
         throw ArgumentError("\(f): \(name): must be at least 1, got \(v)", argument: name)
@@ -101,6 +108,7 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
     guard s.steps >= 1 else { throw ArgumentError("\(f): steps: must be at least 1, got \(s.steps)", argument: "steps") }
     guard s.lr > 0 && s.lr.isFinite else { throw ArgumentError("\(f): lr: must be a positive number, got \(formatNumber(Double(s.lr)))", argument: "lr") }
     guard s.ortho >= 0 && s.ortho.isFinite else { throw ArgumentError("\(f): ortho: must be ≥ 0, got \(formatNumber(Double(s.ortho)))", argument: "ortho") }
+    guard s.promptCost >= 0 && s.promptCost.isFinite else { throw ArgumentError("\(f): prompt_cost: must be ≥ 0, got \(formatNumber(Double(s.promptCost)))", argument: "prompt_cost") }
     return s
 }
 

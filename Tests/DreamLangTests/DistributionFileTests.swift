@@ -176,6 +176,33 @@ final class DistributionFileTests: XCTestCase {
             """)) { e in XCTAssertTrue("\(e)".contains("a mixture has no prompts to write"), "\(e)") }
     }
 
+    /// A prompt cost (`prompt_cost:`) acts after the first 100 steps only (a run of 100 steps is the run without
+    /// it); a prohibitive one then gathers every reference in one prompt, where without it they use two by then; a run
+    /// saved after 120 steps and resumed from the file to 140 gives exactly the uninterrupted run (the choices
+    /// of prompts are saved with the run).
+    func testPromptCostActsAfterSettlingAndResumesExactly() throws {
+        let (dir, fixture) = scratch()
+        let half = dir.appendingPathComponent("half.safetensors").path
+        let out = try run("""
+            let m = model("\(fixture)")
+            let refs = world.render(n: 3, seed: 0, resolution: 16)
+            func run(steps, cost) { return learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: steps, lr: 0.01, ortho: 0, objective: "compete", prompt_cost: cost, seed: 1) }
+            func used(D) {
+              let n = 0
+              for w in D.weights { if w > 0 { let n = n + 1 } }
+              return n
+            }
+            let D = run(100, 0)
+            print(max(abs(run(100, 10).prompts - D.prompts)) == 0, used(D), used(run(140, 0)))
+            let W = run(140, 10)
+            print(used(W), stats(W)["prompt_cost"])
+            save("\(half)", run(120, 10))
+            let R = learn(m, refs, steps: 140, resume: load("\(half)"))
+            print(max(abs(R.prompts - W.prompts)) == 0, str(R.weights) == str(W.weights), stats(R)["prompt_cost"])
+            """)
+        XCTAssertEqual(out, "true 1 2\n1 10\ntrue true 10\n")
+    }
+
     /// Every objective works with the rest: saved and loaded bit for bit (its objective and weights with
     /// it), resumed to exactly an uninterrupted run, edited, mixed, and drawn per prompt; `prompt: k`
     /// conditions every image on that prompt's own encoding.

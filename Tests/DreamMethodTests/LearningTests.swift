@@ -165,6 +165,34 @@ final class ObjectiveTests: XCTestCase {
         XCTAssertEqual(a.update(2, losses: [5, 1]), 1)
         XCTAssertEqual(a.weights.map { Double($0) }, [1.0 / 3, 2.0 / 3].map { $0 }, accuracy: 1e-6)
     }
+
+    /// With a prompt cost λ, a prompt that explains no other reference costs λ more (hand-computed relative
+    /// losses): a reference joins a prompt that explains others unless its own is better by more than λ, and
+    /// a reference alone in its prompt pays λ to stay there.
+    func testPromptCostSharesAPromptUnlessAReferenceDiffersByMore() throws {
+        var a = Assignment(references: 3, prompts: 3)
+        XCTAssertEqual(a.update(0, losses: [1, 2, 3], cost: 0.2), 0)        // relative 0.5 / 1 / 1.5, every prompt open
+        // Relative 1.05 / 0.95 / 1: prompt 1 is better by 0.1 < λ, so reference 1 joins prompt 0 (1.05 < 1.15, 1.2).
+        XCTAssertEqual(a.update(1, losses: [2.1, 1.9, 2.0], cost: 0.2), 0)
+        var plain = Assignment(references: 3, prompts: 3)
+        _ = plain.update(0, losses: [1, 2, 3])
+        XCTAssertEqual(plain.update(1, losses: [2.1, 1.9, 2.0]), 1, "without the cost, the smallest")
+        // Relative 1.5 / 0.5 / 1: prompt 1 is better by 1 > λ (0.7 against 1.5), so reference 2 opens it.
+        XCTAssertEqual(a.update(2, losses: [3, 1, 2], cost: 0.2), 1)
+        // Alone in prompt 1, it pays λ to stay: 0.8·(1.5, 0.5, 1) + 0.2·1 = (1.4, 0.6, 1); 0.6 + 0.2 < 1.4.
+        XCTAssertEqual(a.update(2, losses: [2, 2, 2], cost: 0.2), 1)
+        XCTAssertEqual(a.scores[7], 0.6, accuracy: 1e-6)
+        XCTAssertEqual(a.choices, [0, 0, 1])
+        XCTAssertEqual(a.weights.map { Double($0) }, [2.0 / 3, 1.0 / 3, 0], accuracy: 1e-6)
+        // With λ 1 it would join prompt 0 instead (1.4 < 1.6).
+        var b = a
+        XCTAssertEqual(b.update(2, losses: [2, 2, 2], cost: 1), 0)
+        XCTAssertEqual(b.weights.map { Double($0) }, [1, 0, 0], accuracy: 1e-6)
+        // Saved scores and choices give the same state; scores alone (a run saved before choices were kept)
+        // give each reference its smallest score.
+        XCTAssertEqual(Assignment(scores: a.scores, choices: a.choices, prompts: 3).choices, [0, 0, 1])
+        XCTAssertEqual(Assignment(scores: a.scores, prompts: 3).choices, [0, 1, 1])
+    }
 }
 
 func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
