@@ -7,9 +7,9 @@ import Foundation
 ///
 /// With a prompt cost λ (DP-means' cost of a cluster), a prompt that explains no other reference costs λ
 /// more: a reference joins a prompt that explains others unless its own explains it better by λ in relative
-/// loss. The number of prompts is then chosen by the references: those that differ by less than λ (a
-/// concept's free attributes, which one prompt can leave to the model) share a prompt, those that differ by
-/// more (its modes) keep their own (docs/method.md).
+/// loss, so the references choose how many prompts they use. Meant to merge the prompts of references that
+/// differ only in what one prompt can leave to the model; on the built-in world the gap does not separate
+/// that from what a concept varies (docs/experiments.md), so the default is 0.
 struct Assignment {
     let references: Int, prompts: Int
     var scores: [Float]

@@ -150,6 +150,9 @@ extension StableDiffusion {
             guard a.shape == [n, s.prompts] else {
                 throw ModelError("cannot resume: the saved run assigned \(a.shape[0]) references to prompts, this one has \(n) references")
             }
+            if let c = resume?.choices, c.count != n || !c.allSatisfy({ $0 >= -1 && $0 < s.prompts }) {
+                throw ModelError("cannot resume: the saved run's prompt choices (\(c.count) of them) do not fit its \(n) references and \(s.prompts) prompts")
+            }
             assignment = Assignment(scores: a.scalars, choices: resume?.choices, prompts: s.prompts)
         }
         let conditions = min(s.batch, n) * objective.conditionsPerImage(prompts: s.prompts)
