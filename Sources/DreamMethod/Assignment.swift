@@ -30,8 +30,7 @@ struct Assignment {
     /// they were kept: each reference's smallest score, as it was chosen then).
     init(scores: [Float], choices: [Int]? = nil, prompts: Int) {
         self.references = scores.count / prompts; self.prompts = prompts; self.scores = scores
-        self.choices = [Int](repeating: -1, count: scores.count / prompts)
-        self.choices = choices ?? (0..<references).map { best($0) ?? -1 }
+        self.choices = choices ?? (0..<scores.count / prompts).map { Assignment.smallest(scores, $0, prompts) ?? -1 }
     }
 
     /// Folds reference i's losses under every prompt into its running scores; returns its prompt, chosen with
@@ -55,7 +54,9 @@ struct Assignment {
     }
 
     /// The prompt with reference i's smallest running score, nil while it was not seen.
-    func best(_ i: Int) -> Int? {
+    func best(_ i: Int) -> Int? { Assignment.smallest(scores, i, prompts) }
+
+    static func smallest(_ scores: [Float], _ i: Int, _ prompts: Int) -> Int? {
         let row = scores[(i * prompts)..<((i + 1) * prompts)]
         guard row.contains(where: { $0 != 0 }) else { return nil }
         return (0..<prompts).min { row[row.startIndex + $0] < row[row.startIndex + $1] }!

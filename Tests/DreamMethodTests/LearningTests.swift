@@ -193,6 +193,26 @@ final class ObjectiveTests: XCTestCase {
         XCTAssertEqual(Assignment(scores: a.scores, choices: a.choices, prompts: 3).choices, [0, 0, 1])
         XCTAssertEqual(Assignment(scores: a.scores, prompts: 3).choices, [0, 1, 1])
     }
+
+    /// A saved run whose prompt choices do not fit its references and prompts (a damaged file) is refused on
+    /// resume with the reason, where it would otherwise index past the prompts.
+    func testResumeRefusesPromptChoicesThatDoNotFit() throws {
+        let sd = try StableDiffusion(path: "\(sdDir)/sd1")
+        var s = LearningSettings()
+        s.objective = .compete; s.prompts = 3; s.tokens = 1; s.batch = 1; s.steps = 2; s.seed = 1
+        let latents = try Tensor.randn([2, 4, 8, 8], seed: 3)
+        let half = try sd.learn(latents: latents, s)
+        XCTAssertEqual(half.choices?.count, 2)
+        for bad in [[0, 3], [0]] {
+            half.restore(steps: half.completedSteps, loss: half.lastLoss, losses: half.losses, moments: half.moments,
+                         assignment: half.assignment, choices: bad, parameters: half.parameters)
+            var more = s
+            more.steps = 4
+            XCTAssertThrowsError(try sd.learn(latents: latents, more, resume: half)) { e in
+                XCTAssertTrue("\(e)".contains("prompt choices (\(bad.count) of them) do not fit its 2 references and 3 prompts"), "\(e)")
+            }
+        }
+    }
 }
 
 func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
