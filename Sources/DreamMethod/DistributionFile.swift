@@ -34,11 +34,13 @@ public enum DistributionFile {
             meta.merge(["k": "\(l.dist.k)", "m": "\(l.dist.m)", "prefix": l.dist.prefix, "suffix": l.dist.suffix,
                         "steps": "\(l.completedSteps)", "lr": "\(s.lr)", "batch": "\(s.batch)", "samples": "\(s.samples)",
                         "ortho": "\(s.ortho)", "seed": "\(s.seed)", "final_loss": "\(l.lastLoss)",
-                        "objective": s.objective.rawValue, "prompt_cost": "\(s.promptCost)"]) { $1 }
+                        "objective": s.objective.rawValue, "prompt_cost": "\(s.promptCost)",
+                        "lr_schedule": s.lrSchedule.rawValue, "ema": "\(s.ema)"]) { $1 }
             if let w = l.dist.weights { tensors["weights"] = try Tensor(w, shape: [w.count]) }
             if let a = l.assignment { tensors["assignment"] = a }
             if let c = l.choices { tensors["assignment_choices"] = try Tensor(c.map(Float.init), shape: [c.count]) }
             if let p = l.parameters { tensors["parameters"] = p }
+            if let a = l.average { tensors["parameters_average"] = a }
             if !l.losses.isEmpty { tensors["losses"] = try Tensor(l.losses, shape: [l.losses.count]) }
         }
         try SafeTensors.save(tensors, metadata: meta, to: path)
@@ -85,13 +87,19 @@ public enum DistributionFile {
             s.samples = Int(meta["samples"] ?? "") ?? s.samples; s.ortho = Float(meta["ortho"] ?? "") ?? s.ortho
             s.seed = UInt64(meta["seed"] ?? "") ?? 0; s.objective = objective
             s.promptCost = Float(meta["prompt_cost"] ?? "") ?? 0   // files from before it was kept: none
+            guard let schedule = LRSchedule(rawValue: meta["lr_schedule"] ?? "constant") else {   // before: constant
+                throw FileError(f.path, "learned with lr_schedule \"\(meta["lr_schedule"] ?? "")\", which this dream does not know (schedules: \(LRSchedule.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            s.lrSchedule = schedule
+            s.ema = Float(meta["ema"] ?? "") ?? 0   // files from before it was kept: no average
             let l = LearnedDistribution(dist, settings: s)
             let moments = f.entries["adam_m"] != nil && f.entries["adam_v"] != nil ? (try f.tensor("adam_m"), try f.tensor("adam_v")) : nil
             l.restore(steps: Int(meta["steps"] ?? "") ?? 0, loss: Float(meta["final_loss"] ?? "") ?? .nan,
                       losses: f.entries["losses"] != nil ? try f.tensor("losses").scalars : [], moments: moments,
                       assignment: f.entries["assignment"] != nil ? try f.tensor("assignment") : nil,
                       choices: f.entries["assignment_choices"] != nil ? try f.tensor("assignment_choices").scalars.map { Int($0) } : nil,
-                      parameters: f.entries["parameters"] != nil ? try f.tensor("parameters") : nil)
+                      parameters: f.entries["parameters"] != nil ? try f.tensor("parameters") : nil,
+                      average: f.entries["parameters_average"] != nil ? try f.tensor("parameters_average") : nil)
             learned = l
         }
         return SavedDistribution(sd: sd, learned: learned, encoded: try learned.dist.encoded(sd))

@@ -10,13 +10,41 @@ public struct LearningSettings {
     /// Competing prompts: the cost λ of a prompt that explains no other reference, in relative loss
     /// (`Assignment`; 0: every reference takes the prompt that explains it best, however many that uses).
     public var promptCost: Float = 0
+    /// How the learning rate moves over the run's steps (the paper's and Textual Inversion's: constant).
+    public var lrSchedule: LRSchedule = .constant
+    /// The decay β of an exponential moving average of the trained parameter, updated after every step; the
+    /// learned prompts are the average (0: the last step's parameter, the paper's and Textual Inversion's). A
+    /// prompt that explains one or two references moves at every step it is chosen, and what it draws (a
+    /// material, for one) can change from one checkpoint to the next; the average over the last ~1/(1 − β)
+    /// steps does not depend on where the last step left it (on the built-in world it changed which seeds
+    /// draw matte, not how many: docs/experiments.md, session 24).
+    public var ema: Float = 0
     public var seed: UInt64 = 0
     public var prefix = "", suffix = ""
     public var objective: Objective = .paper
     public init() {}
 }
 
+/// The learning rate over a run (diffusers' `lr_scheduler` names). Cosine decays it from lr at the first step
+/// to 0 after the last, so that a run ends where its prompts have settled: at a constant rate a prompt that
+/// explains one or two references still moves at its last steps, and what it draws (a material, for one)
+/// changes from one checkpoint to the next (measured, with what the schedule did: docs/experiments.md).
+public enum LRSchedule: String, CaseIterable {
+    case constant, cosine
+
+    /// The rate at step `step` (0-based) of a run of `steps` steps whose rate is `lr`.
+    public func rate(_ lr: Float, step: Int, of steps: Int) -> Float {
+        switch self {
+        case .constant: return lr
+        case .cosine: return lr * 0.5 * (1 + Float(Foundation.cos(Double.pi * Double(step) / Double(max(steps, 1)))))
+        }
+    }
+}
+
 extension LearningSettings {
+    /// The learning rate of step `step` (0-based): the schedule over this run's steps.
+    public func learningRate(step: Int) -> Float { lrSchedule.rate(lr, step: step, of: steps) }
+
     /// These settings with the fields a model folder sets replaced by its values.
     public func applying(_ d: LearningDefaults) throws -> LearningSettings {
         var s = self
@@ -28,6 +56,11 @@ extension LearningSettings {
         s.batch = d.batch ?? s.batch; s.samples = d.samples ?? s.samples
         s.lr = d.lr.map(Float.init) ?? s.lr; s.ortho = d.ortho.map(Float.init) ?? s.ortho
         s.promptCost = d.promptCost.map(Float.init) ?? s.promptCost
+        s.ema = d.ema.map(Float.init) ?? s.ema
+        if let name = d.lrSchedule {
+            guard let r = LRSchedule(rawValue: name) else { throw ModelError("the model's folder names an unknown lr_schedule \"\(name)\"") }
+            s.lrSchedule = r
+        }
         return s
     }
 }
@@ -42,12 +75,18 @@ public final class LearnedDistribution {
     public internal(set) var losses: [Float] = []
     /// AdamW's moment estimates after the last completed step, so that a run continues exactly.
     public internal(set) var moments: (Tensor, Tensor)?
-    /// Competing prompts: the trained parameter [K + 1, M, d], each prompt's own part and (last row) the part
-    /// every prompt shares (prompt k = shared + own k): the shared part learns from every reference, a
-    /// prompt's own part from the references it explains. Kept as trained, so a run continues exactly.
+    /// The trained parameter as the last step left it, where the prompts are not simply it: competing prompts'
+    /// [K + 1, M, d], each prompt's own part and (last row) the part every prompt shares (prompt k = shared +
+    /// own k: the shared part learns from every reference, a prompt's own part from the references it
+    /// explains), and with an average (`ema`) any objective's. Kept as trained, so a run continues exactly.
     public internal(set) var parameters: Tensor?
-    /// The shared part [1, M, d] of competing prompts.
-    public var shared: Tensor? { parameters.flatMap { p in try? p.sliced(axis: 0, start: p.shape[0] - 1, end: p.shape[0]).copy() } }
+    /// With `ema` > 0: the moving average of the trained parameter (the prompts are made from it).
+    public internal(set) var average: Tensor?
+    /// The shared part [1, M, d] of competing prompts (of the trained parameter, not its average).
+    public var shared: Tensor? {
+        guard settings.objective == .compete else { return nil }
+        return parameters.flatMap { p in try? p.sliced(axis: 0, start: p.shape[0] - 1, end: p.shape[0]).copy() }
+    }
     /// Competing prompts: per reference and prompt, the running relative loss that assigns references to
     /// prompts [N, K] (0 where a reference was not yet seen), so that a run continues exactly.
     public internal(set) var assignment: Tensor?
@@ -62,9 +101,9 @@ public final class LearnedDistribution {
 
     /// Progress figures (and optimiser state, when saved) of a distribution read back from a file.
     public func restore(steps: Int, loss: Float, losses: [Float] = [], moments: (Tensor, Tensor)? = nil, assignment: Tensor? = nil,
-                        choices: [Int]? = nil, parameters: Tensor? = nil) {
+                        choices: [Int]? = nil, parameters: Tensor? = nil, average: Tensor? = nil) {
         completedSteps = steps; lastLoss = loss; self.losses = losses; self.moments = moments; self.assignment = assignment
-        self.choices = choices; self.parameters = parameters
+        self.choices = choices; self.parameters = parameters; self.average = average
     }
 }
 
@@ -127,9 +166,18 @@ extension StableDiffusion {
             } else {
                 v = try concatenate([dist.prompts, Tensor(zeros: [1, dist.m, dist.prompts.shape[2]])], axis: 0).param()
             }
+        } else if let p = resume?.parameters, p.shape == dist.prompts.shape {
+            v = p.copy().param()   // averaged prompts: the parameter as trained continues
         } else {
             v = dist.prompts.param()
         }
+        // The moving average of v (empty until the first step, which starts it at that step's v).
+        var average: [Float] = resume?.average.map { $0.shape == v.shape ? $0.scalars : [] } ?? []
+        if let r = resume, r.completedSteps > 0, s.ema > 0, average.isEmpty {
+            throw ModelError("cannot resume: the saved run averages its prompts (ema \(s.ema)) but the file holds no average")
+        }
+        /// What the prompts are made from: the average, or v itself.
+        func learnedParameter() throws -> Tensor { s.ema > 0 && !average.isEmpty ? try Tensor(average, shape: v.shape) : v.detached }
         func prompts(_ v: Tensor) throws -> Tensor {
             s.objective == .compete ? try v.sliced(axis: 0, start: 0, end: k) + v.sliced(axis: 0, start: k, end: k + 1) : v
         }
@@ -165,9 +213,10 @@ extension StableDiffusion {
         defer { progress.finish() }
         if first > 0 { progress.update(min(first, s.steps), note: "resumed") }
         /// The state at the start of a step: what a run of that many steps ends with.
-        struct Snapshot { let steps: Int; let v: [Float]; let moments: (Tensor, Tensor)?; let assignment: Assignment; let parameters: Tensor? }
+        struct Snapshot { let steps: Int; let v: [Float]; let moments: (Tensor, Tensor)?; let assignment: Assignment; let parameters: Tensor?; let average: [Float] }
         func snapshot(_ steps: Int) -> Snapshot {
-            Snapshot(steps: steps, v: v.scalars, moments: result.moments.map { ($0.0.copy(), $0.1.copy()) }, assignment: assignment, parameters: result.parameters)
+            Snapshot(steps: steps, v: v.scalars, moments: result.moments.map { ($0.0.copy(), $0.1.copy()) }, assignment: assignment,
+                     parameters: result.parameters, average: average)
         }
         var good: Snapshot?   // the latest state whose loss was finite
         for step in first..<max(first, s.steps) {
@@ -201,28 +250,39 @@ extension StableDiffusion {
                 result.lastLoss = result.losses.last ?? .nan
                 result.moments = back.moments
                 result.parameters = back.parameters
+                average = back.average
+                result.average = average.isEmpty ? nil : try Tensor(average, shape: v.shape)
                 result.failure = "the loss at step \(step + 1) is \(lossValue.isFinite ? "finite but its gradient is not" : "\(lossValue)"); learning stopped and the distribution holds the first \(back.steps) steps, the last whose loss was finite (a smaller lr: may help)"
                 break
             }
             good = start
+            opt.lr = s.learningRate(step: step)
             try opt.update(g)
+            if s.ema > 0 {
+                let now = v.scalars
+                if average.isEmpty { average = now } else {
+                    let b = s.ema
+                    for j in 0..<now.count { average[j] = b * average[j] + (1 - b) * now[j] }
+                }
+                result.average = try Tensor(average, shape: v.shape)
+            }
             result.completedSteps = step + 1
             result.lastLoss = try loss.item
             result.losses.append(result.lastLoss)
             result.moments = opt.moments[0]
             if s.objective == .compete {
                 result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts]); result.choices = assignment.choices
-                result.parameters = v.detached.copy()
             }
+            if s.objective == .compete || s.ema > 0 { result.parameters = v.detached.copy() }
             progress.update(step + 1, note: String(format: "loss %.4f", result.lastLoss))
             onStep?(step + 1, result.lastLoss)
             if let c = checkpoint, c.every > 0, (step + 1) % c.every == 0 {
-                dist.prompts = try prompts(v.detached).copy()
+                dist.prompts = try prompts(try learnedParameter()).copy()
                 if s.objective == .compete { dist.weights = assignment.weights }
                 try c.save(result)
             }
         }
-        dist.prompts = try prompts(v.detached).copy()
+        dist.prompts = try prompts(try learnedParameter()).copy()
         if s.objective == .compete { dist.weights = assignment.weights }
         return result
     }

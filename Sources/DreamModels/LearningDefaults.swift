@@ -7,6 +7,7 @@ public struct LearningDefaults {
     public var objective: String?
     public var prompts: Int?, tokens: Int?, steps: Int?, batch: Int?, samples: Int?
     public var lr: Double?, ortho: Double?, promptCost: Double?
+    public var lrSchedule: String?, ema: Double?
 
     public init() {}
 
@@ -18,5 +19,6 @@ public struct LearningDefaults {
         objective = d["objective"] as? String
         prompts = int("prompts"); tokens = int("tokens"); steps = int("steps"); batch = int("batch"); samples = int("samples")
         lr = number("lr"); ortho = number("ortho"); promptCost = number("prompt_cost")
+        lrSchedule = d["lr_schedule"] as? String; ema = number("ema")
     }
 }

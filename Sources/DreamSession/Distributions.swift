@@ -17,10 +17,12 @@ extension Session {
         }
         let seedParam = Param.labeled("seed", .optional(.int), "random seed; default: the next seed drawn from --seed")
         let resumeParam = Param.labeled("resume", .optional(.any), "a saved run to continue (its settings are used; steps counts all steps)")
+        let emaParam = Param.labeled("ema", .optional(.number), "β: the prompts are the moving average of the trained parameter over the steps, updated as avg ← β·avg + (1 − β)·parameter after each (0: the last step's, the paper's)")
+        let scheduleParam = Param.labeled("lr_schedule", .optional(.string), "\"constant\" (the paper's) or \"cosine\" (from lr at the first step down to 0 after the last, over steps: — resuming to more steps stretches it)")
         r.register(Builtin("learn", [.positional("m", .any), .positional("images", .tensor),
                                    .labeled("prompts", .optional(.int), "K soft prompts"),
                                    .labeled("tokens", .optional(.int), "M learned tokens per prompt"),
-                                   .labeled("steps", .optional(.int)), .labeled("lr", .optional(.number)),
+                                   .labeled("steps", .optional(.int)), .labeled("lr", .optional(.number)), scheduleParam, emaParam,
                                    .labeled("batch", .optional(.int)), .labeled("samples", .optional(.int), "S conditions per reference (Gaussian objectives)"),
                                    .labeled("ortho", .optional(.number), "λ, the orthogonality loss weight"),
                                    .labeled("objective", .optional(.string), "\"paper\" (the paper's), \"mixture\" (best of S draws per reference) or \"compete\" (prompts compete for references; sampled by picking a prompt)"),
@@ -47,7 +49,7 @@ extension Session {
         }, topic: topic)
         r.register(Builtin("textual_inversion", [.positional("m", .any), .positional("images", .tensor),
                                                .labeled("tokens", .optional(.int)), .labeled("steps", .optional(.int)),
-                                               .labeled("lr", .optional(.number)), .labeled("batch", .optional(.int)),
+                                               .labeled("lr", .optional(.number)), scheduleParam, emaParam, .labeled("batch", .optional(.int)),
                                                seedParam, resumeParam],
                          doc: "The single-prompt baseline: the same learning with K = 1 (so σ = 0) and no orthogonality term. " + learningDefaultsNote,
                          example: "let TI = textual_inversion(m, refs, steps: 300, seed: 1)") { a, ip in
@@ -171,7 +173,7 @@ extension Session {
             return .list(tokens)
         }, topic: topic)
         r.register(Builtin("stats", [.positional("D", .any)],
-                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch as set — a step takes at most every reference —, lr, steps, final_loss, prefix, suffix, and for competing prompts prompt_cost), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ), and where it knows its references, how many and their manifold's radius (what sample's redraws: test).",
+                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch as set — a step takes at most every reference —, lr, lr_schedule, ema, steps, final_loss, prefix, suffix, and for competing prompts prompt_cost), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ), and where it knows its references, how many and their manifold's radius (what sample's redraws: test).",
                          example: "stats(D)") { a, _ in
             let d = try a.distribution("D")
             var s = OrderedDict()
@@ -179,6 +181,7 @@ extension Session {
                 s["objective"] = .string(l.settings.objective.rawValue)
                 s["prompts"] = .number(Double(l.dist.k)); s["tokens"] = .number(Double(l.dist.m))
                 s["batch"] = .number(Double(l.settings.batch)); s["lr"] = .number(Double(l.settings.lr))
+                s["lr_schedule"] = .string(l.settings.lrSchedule.rawValue); s["ema"] = .number(Double(l.settings.ema))
                 s["steps"] = .number(Double(l.completedSteps)); s["final_loss"] = .number(Double(l.lastLoss))
                 s["prefix"] = .string(l.dist.prefix); s["suffix"] = .string(l.dist.suffix)
                 if l.settings.objective == .compete { s["prompt_cost"] = .number(Double(l.settings.promptCost)) }

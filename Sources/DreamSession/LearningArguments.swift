@@ -22,7 +22,9 @@ func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSet
             ("prompts", "\(s.prompts)", "\(l.settings.prompts)"), ("tokens", "\(s.tokens)", "\(l.settings.tokens)"),
             ("samples", "\(s.samples)", "\(l.settings.samples)"), ("ortho", formatNumber(Double(s.ortho)), formatNumber(Double(l.settings.ortho))),
             ("objective", s.objective.rawValue, l.settings.objective.rawValue), ("seed", "\(s.seed)", "\(l.settings.seed)"),
-            ("prompt_cost", formatNumber(Double(s.promptCost)), formatNumber(Double(l.settings.promptCost)))]
+            ("prompt_cost", formatNumber(Double(s.promptCost)), formatNumber(Double(l.settings.promptCost))),
+            ("lr_schedule", s.lrSchedule.rawValue, l.settings.lrSchedule.rawValue),
+            ("ema", formatNumber(Double(s.ema)), formatNumber(Double(l.settings.ema)))]
         let differing = given.filter { explicit.contains($0.0) && $0.1 != $0.2 }
         if !differing.isEmpty {
             ip.warn("\(caller): resume: the saved run's settings are kept: " + differing.map { "\($0.0) \($0.2) (not \($0.1))" }.joined(separator: ", ") + "; only steps: changes")
@@ -85,7 +87,7 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
     func number(_ n: String, _ x: inout Float) throws { if a.has(n) { x = Float(try a.number(n)) } }
     try int("prompts", &s.prompts); try int("samples", &s.samples); try int("tokens", &s.tokens)
     try int("steps", &s.steps); try int("batch", &s.batch)
-    try number("lr", &s.lr); try number("ortho", &s.ortho); try number("prompt_cost", &s.promptCost)
+    try number("lr", &s.lr); try number("ortho", &s.ortho); try number("prompt_cost", &s.promptCost); try number("ema", &s.ema)
     if a.has("objective") {
         let name = try a.string("objective")
         guard let o = Objective(rawValue: name) else {
@@ -94,6 +96,15 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
             throw ArgumentError("\(f): unknown objective \"\(name)\"\(hint) (objectives: \(names.joined(separator: ", ")))", argument: "objective")
         }
         s.objective = o
+    }
+    if a.has("lr_schedule") {
+        let name = try a.string("lr_schedule")
+        guard let r = LRSchedule(rawValue: name) else {
+            let names = LRSchedule.allCases.map(\.rawValue)
+            let hint = closest(name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
+            throw ArgumentError("\(f): unknown lr_schedule \"\(name)\"\(hint) (schedules: \(names.joined(separator: ", ")))", argument: "lr_schedule")
+        }
+        s.lrSchedule = r
     }
     if s.objective != .compete {
         if a.has("prompt_cost") {
@@ -108,6 +119,7 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
     guard s.steps >= 1 else { throw ArgumentError("\(f): steps: must be at least 1, got \(s.steps)", argument: "steps") }
     guard s.lr > 0 && s.lr.isFinite else { throw ArgumentError("\(f): lr: must be a positive number, got \(formatNumber(Double(s.lr)))", argument: "lr") }
     guard s.ortho >= 0 && s.ortho.isFinite else { throw ArgumentError("\(f): ortho: must be ≥ 0, got \(formatNumber(Double(s.ortho)))", argument: "ortho") }
+    guard s.ema >= 0 && s.ema < 1 else { throw ArgumentError("\(f): ema: the average's decay must be in [0, 1) (0: no average), got \(formatNumber(Double(s.ema)))", argument: "ema") }
     guard s.promptCost >= 0 && s.promptCost.isFinite else { throw ArgumentError("\(f): prompt_cost: must be ≥ 0, got \(formatNumber(Double(s.promptCost)))", argument: "prompt_cost") }
     return s
 }

@@ -203,6 +203,38 @@ final class DistributionFileTests: XCTestCase {
         XCTAssertEqual(out, "true 1 2\n1 10\ntrue true 10\n")
     }
 
+    /// The learning-rate schedule and the prompts' average are part of the run: kept in the file (and shown by
+    /// stats), so a cosine run
+    /// checkpointed at step 4 of 6 and resumed from the file to its 6 steps gives exactly the uninterrupted run,
+    /// which differs from the constant-rate run; an unknown schedule is refused with the closest name.
+    func testLearningRateScheduleAndAverageAreSavedAndResumeExactly() throws {
+        let (dir, fixture) = scratch()
+        let half = dir.appendingPathComponent("half.safetensors").path
+        let out = try run(onFixture(fixture) + """
+            let W = learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: 6, lr: 0.01, lr_schedule: "cosine", objective: "compete", seed: 2)
+            let C = learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: 6, lr: 0.01, objective: "compete", seed: 2)
+            learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: 6, lr: 0.01, lr_schedule: "cosine", objective: "compete", seed: 2, checkpoint: "\(half)", every: 4)
+            let R = learn(m, refs, steps: 6, resume: load("\(half)"))
+            print(max(abs(R.prompts - W.prompts)) == 0, max(abs(C.prompts - W.prompts)) > 0, stats(R)["lr_schedule"], stats(C)["lr_schedule"])
+            """)
+        XCTAssertEqual(out, "true true cosine constant\n")
+        // Averaged prompts (ema:) likewise: the file holds the average and the parameter as trained.
+        let averaged = try run(onFixture(fixture) + """
+            let W = learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: 6, lr: 0.01, ema: 0.5, objective: "compete", seed: 2)
+            let C = learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: 6, lr: 0.01, objective: "compete", seed: 2)
+            learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: 6, lr: 0.01, ema: 0.5, objective: "compete", seed: 2, checkpoint: "\(half)", every: 4)
+            let R = learn(m, refs, steps: 6, resume: load("\(half)"))
+            print(max(abs(R.prompts - W.prompts)) == 0, max(abs(C.prompts - W.prompts)) > 0, stats(R)["ema"], stats(C)["ema"])
+            """)
+        XCTAssertEqual(averaged, "true true 0.5 0\n")
+        XCTAssertThrowsError(try run(onFixture(fixture) + """
+            textual_inversion(m, refs, steps: 2, ema: 1)
+            """)) { e in XCTAssertTrue("\(e)".contains("ema: the average's decay must be in [0, 1) (0: no average), got 1"), "\(e)") }
+        XCTAssertThrowsError(try run(onFixture(fixture) + """
+            learn(m, refs, steps: 2, lr_schedule: "cosin")
+            """)) { e in XCTAssertTrue("\(e)".contains("unknown lr_schedule \"cosin\"; did you mean \"cosine\"? (schedules: constant, cosine)"), "\(e)") }
+    }
+
     /// Every objective works with the rest: saved and loaded bit for bit (its objective and weights with
     /// it), resumed to exactly an uninterrupted run, edited, mixed, and drawn per prompt; `prompt: k`
     /// conditions every image on that prompt's own encoding.

@@ -194,6 +194,64 @@ final class ObjectiveTests: XCTestCase {
         XCTAssertEqual(Assignment(scores: a.scores, prompts: 3).choices, [0, 1, 1])
     }
 
+    /// The cosine schedule's rate at each step, hand-computed (lr · ½(1 + cos(π t / T))), and a learning run
+    /// applies it step by step: a cosine run of 3 steps equals, bit for bit, a constant-rate run of one step
+    /// continued one step at a time, each at the rate of its step; a constant run of 3 steps differs.
+    func testCosineScheduleSetsTheRateOfEachStep() throws {
+        XCTAssertEqual(LRSchedule.cosine.rate(0.01, step: 0, of: 4), 0.01, accuracy: 1e-9)
+        XCTAssertEqual(LRSchedule.cosine.rate(0.01, step: 1, of: 4), 0.0085355339, accuracy: 1e-9)   // ½(1 + √½)
+        XCTAssertEqual(LRSchedule.cosine.rate(0.01, step: 2, of: 4), 0.005, accuracy: 1e-9)
+        XCTAssertEqual(LRSchedule.cosine.rate(0.01, step: 3, of: 4), 0.0014644661, accuracy: 1e-9)   // ½(1 − √½)
+        XCTAssertEqual(LRSchedule.constant.rate(0.01, step: 3, of: 4), 0.01)
+        let sd = try StableDiffusion(path: "\(sdDir)/sd1")
+        var s = LearningSettings()
+        s.objective = .compete; s.prompts = 3; s.tokens = 1; s.batch = 1; s.steps = 3; s.seed = 1; s.lr = 0.01
+        s.lrSchedule = .cosine
+        let latents = try Tensor.randn([2, 4, 8, 8], seed: 3)
+        let whole = try sd.learn(latents: latents, s)
+        var c = s
+        c.lrSchedule = .constant; c.steps = 1
+        var piece = try sd.learn(latents: latents, c)
+        for step in [1, 2] {
+            c.steps = step + 1; c.lr = s.learningRate(step: step)
+            piece = try sd.learn(latents: latents, c, resume: piece)
+        }
+        XCTAssertEqual(c.lr, 0.0025, accuracy: 1e-9, "the last step's rate: ½(1 + cos 2π/3) = ¼")
+        XCTAssertEqual(piece.dist.prompts.scalars, whole.dist.prompts.scalars)
+        var flat = s
+        flat.lrSchedule = .constant
+        XCTAssertNotEqual(try sd.learn(latents: latents, flat).dist.prompts.scalars, whole.dist.prompts.scalars)
+    }
+
+    /// With `ema` β the prompts are the moving average of the trained parameter, computed here directly from
+    /// the parameters that runs of 1, 2 and 3 steps end with (the average does not change the training): avg₁ =
+    /// v₁, avgₜ = β·avgₜ₋₁ + (1 − β)·vₜ. The run keeps the last step's parameter to continue from, and a run of 2
+    /// steps resumed to 3 gives the same prompts bit for bit.
+    func testAveragedPromptsAreTheMovingAverageOfTheParameter() throws {
+        let sd = try StableDiffusion(path: "\(sdDir)/sd1")
+        var s = LearningSettings()
+        s.objective = .paper; s.prompts = 2; s.tokens = 1; s.batch = 1; s.samples = 2; s.seed = 1; s.lr = 0.01
+        let latents = try Tensor.randn([2, 4, 8, 8], seed: 3)
+        let v = try (1...3).map { n -> [Float] in
+            var plain = s
+            plain.steps = n
+            return try sd.learn(latents: latents, plain).dist.prompts.scalars
+        }
+        let b = 0.9
+        var avg = v[0].map(Double.init)
+        for t in 1..<3 { for j in avg.indices { avg[j] = b * avg[j] + (1 - b) * Double(v[t][j]) } }
+        var e = s
+        e.ema = Float(b); e.steps = 3
+        let averaged = try sd.learn(latents: latents, e)
+        XCTAssertEqual(averaged.dist.prompts.scalars.map(Double.init), avg, accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(averaged.parameters).scalars, v[2], "the parameter as trained, to continue from")
+        XCTAssertGreaterThan(zip(averaged.dist.prompts.scalars, v[2]).map { abs($0 - $1) }.max()!, 1e-4, "the average is not the last step")
+        var two = e
+        two.steps = 2
+        let resumed = try sd.learn(latents: latents, e, resume: try sd.learn(latents: latents, two))
+        XCTAssertEqual(resumed.dist.prompts.scalars, averaged.dist.prompts.scalars)
+    }
+
     /// A saved run whose prompt choices do not fit its references and prompts (a damaged file) is refused on
     /// resume with the reason, where it would otherwise index past the prompts.
     func testResumeRefusesPromptChoicesThatDoNotFit() throws {
