@@ -88,24 +88,19 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
     try int("prompts", &s.prompts); try int("samples", &s.samples); try int("tokens", &s.tokens)
     try int("steps", &s.steps); try int("batch", &s.batch)
     try number("lr", &s.lr); try number("ortho", &s.ortho); try number("prompt_cost", &s.promptCost); try number("ema", &s.ema)
-    if a.has("objective") {
-        let name = try a.string("objective")
-        guard let o = Objective(rawValue: name) else {
-            let names = Objective.allCases.map(\.rawValue)
+    /// A named case of `T` given as argument `n`, or an error with the closest name and the list.
+    func choice<T: RawRepresentable & CaseIterable>(_ n: String, _ x: inout T, plural: String) throws where T.RawValue == String {
+        guard a.has(n) else { return }
+        let name = try a.string(n)
+        guard let c = T(rawValue: name) else {
+            let names = T.allCases.map(\.rawValue)
             let hint = closest(name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
-            throw ArgumentError("\(f): unknown objective \"\(name)\"\(hint) (objectives: \(names.joined(separator: ", ")))", argument: "objective")
+            throw ArgumentError("\(f): unknown \(n) \"\(name)\"\(hint) (\(plural): \(names.joined(separator: ", ")))", argument: n)
         }
-        s.objective = o
+        x = c
     }
-    if a.has("lr_schedule") {
-        let name = try a.string("lr_schedule")
-        guard let r = LRSchedule(rawValue: name) else {
-            let names = LRSchedule.allCases.map(\.rawValue)
-            let hint = closest(name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
-            throw ArgumentError("\(f): unknown lr_schedule \"\(name)\"\(hint) (schedules: \(names.joined(separator: ", ")))", argument: "lr_schedule")
-        }
-        s.lrSchedule = r
-    }
+    try choice("objective", &s.objective, plural: "objectives")
+    try choice("lr_schedule", &s.lrSchedule, plural: "schedules")
     if s.objective != .compete {
         if a.has("prompt_cost") {
             throw ArgumentError("\(f): prompt_cost: only competing prompts (objective \"compete\") choose how many prompts to use; objective \"\(s.objective.rawValue)\" has none", argument: "prompt_cost")
