@@ -3,14 +3,18 @@ import DreamTensor
 import DreamModels
 
 /// Where the references lie in the model's latent space, coarsely: each reference latent averaged over a
-/// 4 × 4 grid of cells per channel, and a radius, the largest distance from a reference to its nearest other
-/// reference (the k = 1 manifold of Kynkäänniemi et al. 2019, made with one radius for all). A drawn image
+/// 4 × 4 grid of cells per channel, and a radius, the largest distance from a reference to its k-th nearest
+/// other reference (k = 3, as in the manifold of Kynkäänniemi et al. 2019, made with one radius for all; k = 1
+/// held only half of the true images of a concept whose references lie close together: docs/experiments.md,
+/// session 25). A drawn image
 /// whose latent is farther than the radius from every reference shows something none of them shows; on the
 /// built-in world such an image almost always breaks what every reference has in common (the background),
 /// which the prompts alone carry too weakly (docs/experiments.md). Sampling can redraw those images.
 public struct ReferenceManifold {
     /// Cells per side of the pooling grid.
     public static let cells = 4
+    /// The radius is the distance to the k-th nearest other reference (fewer references: the farthest other).
+    public static let neighbours = 3
     /// The pooled references [N, C · cells²].
     public let features: Tensor
     public let radius: Float
@@ -23,7 +27,7 @@ public struct ReferenceManifold {
         guard latents.rank == 4, latents.shape[0] >= 2, latents.shape[2] >= Self.cells, latents.shape[3] >= Self.cells else { return nil }
         let f = try Self.pooled(latents)
         features = f
-        radius = Float(try Metrics.kthNeighbourRadii(Metrics.Points(f), k: 1).max()!)
+        radius = Float(try Metrics.kthNeighbourRadii(Metrics.Points(f), k: min(Self.neighbours, latents.shape[0] - 1)).max()!)
     }
 
     /// Latents [N, C, h, w] averaged over a cells × cells grid ([N, C · cells²]); cell i of a side of length L

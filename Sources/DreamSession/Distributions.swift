@@ -88,7 +88,7 @@ extension Session {
         }, topic: topic)
         r.register(Builtin("sample", [.positional("D", .any)] + drawParams + samplingParams + [seedParam,
                                     .labeled("redraws", .optional(.int), "rounds of drawing again the images whose latent lies outside the references' (each keeps its draw nearest to one); 0: plain sampling, the paper's; default: the model's (0 for SD checkpoints), and 0 for a distribution that does not know its references")],
-                         doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's neighbourhood H_k + γσ ⊙ ε), guided against the empty prompt. With redraws: an image that shows what none of the references shows (its latent, averaged over a 4 × 4 grid, farther from every reference's than the references are from each other) is drawn again.",
+                         doc: "Images from a distribution: conditions as draw makes them (μ + γσε, or a learned prompt's neighbourhood H_k + γσ ⊙ ε), guided against the empty prompt. With redraws: an image that shows what none of the references shows (its latent, averaged over a 4 × 4 grid, farther from every reference's than the radius the references set: docs/method.md) is drawn again.",
                          example: "sample(D, n: 8, gamma: 1, steps: 30, seed: 2)") { a, ip in
             let d = try a.distribution("D")
             let (n, gamma, prompt) = try drawArguments(a, d)

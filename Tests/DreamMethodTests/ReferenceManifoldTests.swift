@@ -27,8 +27,16 @@ final class ReferenceManifoldTests: XCTestCase {
         XCTAssertEqual(Array(mf.features.scalars[0..<16]), row0 + row0 + row0 + row0)
         XCTAssertEqual(Array(mf.features.scalars[16..<32]), [Float](repeating: 1, count: 16))
         // d(0, 1)² = 4 · (0.25 + 2.25 + 12.25 + 30.25) = 180, d(0, 2)² = 4 · (6.25 + 0.25 + 2.25 + 12.25) = 84,
-        // d(1, 2)² = 16 · 4 = 64: nearest others 84, 64, 64; the radius is the largest, √84.
-        XCTAssertEqual(mf.radius, Float(84).squareRoot(), accuracy: 1e-5)
+        // d(1, 2)² = 16 · 4 = 64. With 3 references the radius takes each one's second nearest (its farthest)
+        // other: 180, 180, 84; the largest, √180.
+        XCTAssertEqual(mf.radius, Float(180).squareRoot(), accuracy: 1e-5)
+        // Four references, each all one value (0, 1, 3, 7) on a 4 × 4 latent: pooled distances are 4 × the
+        // values' differences. Third nearest others: 7, 6, 4, 7 (× 4); the radius is 28 (the nearest would give 16).
+        let four = try XCTUnwrap(try ReferenceManifold(latents: try latents(4, 4, 4) { i, _, _ in [0, 1, 3, 7][i] }))
+        XCTAssertEqual(four.radius, 28, accuracy: 1e-4)
+        // Two references: the one other.
+        let two = try XCTUnwrap(try ReferenceManifold(latents: try latents(2, 4, 4) { i, _, _ in Float(i) }))
+        XCTAssertEqual(two.radius, 4, accuracy: 1e-5)
         // A latent all 2 is 4 from references 1 and 2; one like reference 0 plus 1 everywhere is 4 from it.
         let q = try latents(2, 4, 8) { i, _, x in i == 0 ? 2 : Float(x) + 1 }
         let near = try mf.nearest(q)
