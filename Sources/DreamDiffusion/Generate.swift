@@ -18,6 +18,8 @@ public struct GenerationOptions {
     public var negative = ""
     /// Images denoised together (the UNet sees twice this batch).
     public var batch = 4
+    /// What the progress bar says (a caller that samples in rounds says which).
+    public var label = "sampling"
     public init() {}
 
     /// The model's own defaults: its folder's steps and guidance where it says, and a batch that fills a
@@ -105,7 +107,7 @@ extension StableDiffusion {
             let tFor = Dictionary(zip(sched.sigmas.dropLast(), sched.timesteps), uniquingKeysWith: { a, _ in a })
             // One batch: counted in steps. Several: counted in images, the note saying which images and step.
             let steps = sched.timesteps.count, batches = (n + o.batch - 1) / o.batch
-            let progress = Job.progress("sampling", total: batches == 1 ? steps : n)
+            let progress = Job.progress(o.label, total: batches == 1 ? steps : n)
             defer { progress.finish() }
             var latents: [Tensor] = []
             for start in stride(from: 0, to: n, by: o.batch) {

@@ -87,9 +87,10 @@ extension StableDiffusion {
     /// to `redraws` rounds; each image keeps the draw nearest to a reference. 0 is plain sampling (the paper's).
     public func sample(_ d: EncodedDistribution, n: Int, gamma: Float, prompt: Int? = nil, redraws: Int = 0, _ o: GenerationOptions) throws -> Tensor {
         let blank = try withoutGrad { try encode(o.negative) }
-        func latents(_ count: Int, _ seed: UInt64) throws -> Tensor {
+        func latents(_ count: Int, _ seed: UInt64, label: String = o.label) throws -> Tensor {
             var oi = o
             oi.seed = seed
+            oi.label = label
             return try sampleLatents(conditions: try d.conditions(n: count, gamma: gamma, seed: seed, prompt: prompt), unconditional: blank, oi)
         }
         let z = try latents(n, o.seed)
@@ -101,7 +102,8 @@ extension StableDiffusion {
         for round in 1...redraws {
             let outside = (0..<n).filter { near[$0] > mf.radius }
             if outside.isEmpty { break }
-            let again = try latents(outside.count, Seeds.stream(o.seed, .redraws, index: round))
+            let again = try latents(outside.count, Seeds.stream(o.seed, .redraws, index: round),
+                                    label: "redrawing \(outside.count) of \(n) (round \(round) of at most \(redraws))")
             let d2 = try mf.nearest(again * scale)
             for (j, i) in outside.enumerated() where d2[j] < near[i] {
                 rows[i] = try again.sliced(axis: 0, start: j, end: j + 1)

@@ -58,6 +58,12 @@ struct REPL {
             }
             let line = String(cString: cLine)
             free(cLine)
+            if !collector.isEmpty, isMetaCommand(line, interp) {
+                // A meta-command cannot continue a statement (`:quit` typed under an unclosed bracket): the
+                // unfinished statement is dropped, as Ctrl-C would, and the command runs.
+                collector.discard()
+                FileHandle.standardError.write(Data("(the unfinished statement above was dropped)\n".utf8))
+            }
             guard let chunk = collector.add(line, name: "<repl>") else { continue }
             // A statement over several lines is one history entry: one Up recalls all of it.
             if !chunk.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
@@ -75,6 +81,14 @@ struct REPL {
             _ = ExecutionContext.current.takeCancelRequest()
         }
     }
+}
+
+/// Whether a line is one of the session's meta-commands (`:quit`, `:help …`, or an alias).
+func isMetaCommand(_ line: String, _ interp: Interpreter) -> Bool {
+    let t = line.drop { $0 == " " || $0 == "\t" }
+    guard t.first == ":" else { return false }
+    let word = String(t.dropFirst().prefix { $0.isLetter })
+    return interp.registry.allMetaCommands.contains { $0.name == word || $0.aliases.contains(word) }
 }
 
 /// A completer as a class, to cross libedit's completion callback as its context pointer.

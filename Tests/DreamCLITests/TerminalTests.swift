@@ -154,6 +154,12 @@ final class TerminalTests: XCTestCase {
         // A multi-line expression continues with the "...>" prompt.
         t.type("let m = [1,\r", expecting: "...> ")
         t.type("2, 3]\rprint(len(m))\r", expecting: "3\n")
+        // A meta-command typed under an unclosed bracket drops the unfinished statement and runs.
+        t.type("let unfinished = [1,\r", expecting: "...> ")
+        let helpMark = t.plain.count
+        t.type(":help len\r", expecting: "the unfinished statement above was dropped")
+        t.expect("len(", after: helpMark)
+        t.type("print(len(m) + 1)\r", expecting: "4\n")
 
         // show draws half-blocks on a terminal without an image protocol: a red-over-blue 1×2 image is one
         // cell, '▀' in red on blue.
