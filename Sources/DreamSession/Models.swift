@@ -77,6 +77,9 @@ extension Session {
             let path = try a.string("path")
             do {
                 if path == "builtin" { return .object(ModelValue(try self.loadModel(Assets.builtinModel), name: "builtin")) }
+                if !FileManager.default.fileExists(atPath: path), !path.contains("/"), let near = closest(path, among: ["builtin"]) {
+                    throw ArgumentError("model: \(path): no such file or folder; did you mean \"\(near)\"?", argument: "path")
+                }
                 let m = try self.loadModel(path, config: a.optionalString("config"), prediction: a.optionalString("prediction"))
                 return .object(ModelValue(m, name: (path as NSString).lastPathComponent))
             } catch let e as ModelError { throw ArgumentError("model: \(e.message)", argument: "path") }
