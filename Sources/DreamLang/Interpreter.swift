@@ -594,7 +594,7 @@ public final class Interpreter {
         let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
         let command = parts.first ?? "", rest = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
         let known = registry.allMetaCommands
-        guard let m = known.first(where: { $0.name == command || $0.aliases.contains(command) }) else {
+        guard let m = registry.metaCommand(named: command) else {
             let hint = closest(command, among: known.map(\.name)).map { "; did you mean ':\($0)'?" } ?? ""
             throw fail("unknown meta-command ':\(command)'\(hint) (known: \(known.map { ":" + $0.name }.joined(separator: " ")))", at: loc)
         }

@@ -29,6 +29,11 @@ extension Registry {
         register(meta: MetaCommand("time", usage: ":time STATEMENT") { rest, loc, ip in try ip.time(rest, at: loc) })
     }
 
+    /// The meta-command a word names (its name or an alias), nil for none.
+    public func metaCommand(named word: String) -> MetaCommand? {
+        allMetaCommands.first { $0.name == word || $0.aliases.contains(word) }
+    }
+
     /// Every meta-command, `:quit` last.
     public var allMetaCommands: [MetaCommand] {
         metaCommands + [MetaCommand.quit]

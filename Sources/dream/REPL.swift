@@ -88,7 +88,7 @@ func isMetaCommand(_ line: String, _ interp: Interpreter) -> Bool {
     let t = line.drop { $0 == " " || $0 == "\t" }
     guard t.first == ":" else { return false }
     let word = String(t.dropFirst().prefix { $0.isLetter })
-    return interp.registry.allMetaCommands.contains { $0.name == word || $0.aliases.contains(word) }
+    return interp.registry.metaCommand(named: word) != nil
 }
 
 /// A completer as a class, to cross libedit's completion callback as its context pointer.
