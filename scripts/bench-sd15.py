@@ -26,5 +26,15 @@ def main():
         for _ in range(2):
             t0 = time.perf_counter(); unet(x, t, c); best = min(best, time.perf_counter() - t0)
         print(f"{'unet sd15 batch 2 ' + str(size) + 'x' + str(size):<44}{best * 1e3:10.2f} ms", flush=True)
+    # The UNet forward and the gradient back to the conditioning (weights frozen), batch 1 at 64x64, as dream-bench's.
+    unet.requires_grad_(False)
+    x = torch.randn(1, 4, 64, 64); r = torch.randn(1, 4, 64, 64); t = torch.tensor([500])
+    c = torch.randn(1, 77, 768, requires_grad=True)
+    with torch.enable_grad():
+        def step():
+            torch.autograd.grad((unet(x, t, c).sample * r).sum(), c)
+        step()
+        t0 = time.perf_counter(); step(); elapsed = time.perf_counter() - t0
+    print(f"{'unet sd15 learning step 64x64':<44}{elapsed * 1e3:10.2f} ms", flush=True)
 
 main()

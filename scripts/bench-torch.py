@@ -57,6 +57,21 @@ def main():
             tb = best(backward) - tf
             report(f"conv2d {label} backward time", tb * 1e3, "ms")
             report(f"conv2d {label} backward / forward", tb / tf, "x")
+        # Stable Diffusion 1.5's 3x3 convolutions at 512x512, forward (as dream-bench's).
+        for n, c, size in [(2, 320, 64), (2, 640, 32), (2, 1280, 16), (2, 1280, 8), (1, 1280, 16)]:
+            x = torch.randn(n, c, size, size); w = torch.randn(c, c, 3, 3) * 0.05; bias = torch.randn(c)
+            with torch.no_grad():
+                t = best(lambda: F.conv2d(x, w, bias, padding=1))
+            report(f"conv2d {n}x{c}x{size}x{size} 3x3 forward time", t * 1e3, "ms")
+        # The input gradient alone (frozen weights, as when learning prompts), as dream-bench's.
+        for n, c, size in [(16, 128, 8), (16, 64, 16), (2, 320, 64), (2, 640, 32)]:
+            x = torch.randn(n, c, size, size, requires_grad=True); w = torch.randn(c, c, 3, 3) * 0.05
+            g = torch.randn(n, c, size, size)
+            def input_gradient():
+                torch.autograd.grad(F.conv2d(x, w, padding=1), x, g)
+            with torch.no_grad():
+                tf = best(lambda: F.conv2d(x, w, padding=1))
+            report(f"conv2d {n}x{c}x{size}x{size} 3x3 input gradient", (best(input_gradient) - tf) * 1e3, "ms")
     if "attention" in which:
         for n in [1024, 4096]:
             q, k, v = (torch.randn(1, 8, n, 40) for _ in range(3))

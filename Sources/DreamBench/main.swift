@@ -70,7 +70,15 @@ func convBench(_ label: String, batch: Int, channels: Int, size: Int) throws {
     report("conv2d \(label) backward / forward", tBack / tf, "x")
 }
 
-/// The input gradient alone (frozen weights, as when learning prompts), at the built-in UNet's shapes.
+func convForwardBench(batch: Int, channels: Int, size: Int) throws {
+    let x = Tensor.randn([batch, channels, size, size], seed: 1)
+    let w = try Tensor.randn([channels, channels, 3, 3], seed: 2) * 0.05
+    let bias = Tensor.randn([channels], seed: 3)
+    let t = try time { _ = try withoutGrad { try x.conv2d(w, bias: bias, padding: 1) } }
+    report("conv2d \(batch)x\(channels)x\(size)x\(size) 3x3 forward time", t * 1e3, "ms")
+}
+
+/// The input gradient alone (frozen weights, as when learning prompts), at the built-in UNet's shapes and SD 1.5's.
 func convInputGradBench(batch: Int, channels: Int, size: Int) throws {
     let x = Tensor.randn([batch, channels, size, size], seed: 1).param()
     let w = try Tensor.randn([channels, channels, 3, 3], seed: 2) * 0.05
@@ -84,7 +92,16 @@ func convInputGradBench(batch: Int, channels: Int, size: Int) throws {
 if wants("conv") {
     try convBench("8x128x32x32 3x3", batch: 8, channels: 128, size: 32)
     try convBench("2x320x32x32 3x3", batch: 2, channels: 320, size: 32)
+    // Stable Diffusion 1.5's UNet at 512×512 (64×64 latents): its 3×3 convolutions, forward, at batch 2.
+    for (channels, size) in [(320, 64), (640, 32), (1280, 16), (1280, 8)] {
+        try convForwardBench(batch: 2, channels: channels, size: size)
+    }
+    for (b, channels, size) in [(1, 1280, 16)] {
+        try convForwardBench(batch: b, channels: channels, size: size)
+    }
     try convInputGradBench(batch: 16, channels: 128, size: 8)
+    try convInputGradBench(batch: 2, channels: 320, size: 64)
+    try convInputGradBench(batch: 2, channels: 640, size: 32)
     try convInputGradBench(batch: 16, channels: 64, size: 16)
 }
 
@@ -124,6 +141,16 @@ if wants("unet"), let dir = ProcessInfo.processInfo.environment["DREAM_SD15"] {
         let t = try measured.run { try time(reps: 1) { _ = try withoutGrad { try unet(x, timesteps: [500, 500], context: c) } } }
         report("unet sd15 batch 2 \(size)x\(size)", t * 1e3, "ms")
         report("unet sd15 batch 2 \(size)x\(size) peak activations", Double(measured.memory!.peakBytes) / 1e6, "MB")
+    }
+    // What learning a prompt on it costs per image: the UNet forward and the gradient back to the conditioning
+    // (the weights frozen), batch 1 at 64×64.
+    do {
+        let x = Tensor.randn([1, 4, 64, 64], seed: 1), c = Tensor.randn([1, 77, 768], seed: 2).param()
+        let r = Tensor.randn([1, 4, 64, 64], seed: 3)
+        let measured = ExecutionContext()
+        let t = try measured.run { try time(reps: 1) { _ = try gradients(of: try (unet(x, timesteps: [500], context: c) * r).sum(), wrt: [c]) } }
+        report("unet sd15 learning step 64x64", t * 1e3, "ms")
+        report("unet sd15 learning step peak activations", Double(measured.memory!.peakBytes) / 1e6, "MB")
     }
     report("unet sd15 peak RSS (process)", peakRSS(), "MB")
     report("unet sd15 RSS after loading", weightsRSS, "MB")

@@ -92,9 +92,21 @@ func forEachImage(_ s: ConvShape, scratch: Int, _ body: (_ b: Int, _ cols: Unsaf
     }
 }
 
+/// y = conv2d(x, w) + bias by im2col: each image unfolded and multiplied by the weight in one GEMM.
+func conv2dByColumns(_ px: UnsafePointer<Float>, _ pw: UnsafePointer<Float>, _ pb: UnsafePointer<Float>?,
+                     _ py: UnsafeMutablePointer<Float>, _ s: ConvShape) {
+    forEachImage(s, scratch: s.isPointwise ? 0 : s.k * s.ohw) { b, cols, inside in
+        let xb = px + b * s.imageSize, yb = py + b * s.cout * s.ohw
+        if let pb { for o in 0..<s.cout { (yb + o * s.ohw).update(repeating: pb[o], count: s.ohw) } }
+        let colsB = unfold(xb, s, cols, parallel: inside)
+        gemm(split: inside, false, false, s.cout, s.ohw, s.k, pw, s.k, colsB, s.ohw, pb == nil ? 0 : 1, yb, s.ohw)
+    }
+}
+
 extension Tensor {
     /// 2-D convolution, x [N, Cin, H, W], weight [Cout, Cin, kH, kW], as torch.nn.functional.conv2d.
-    /// Each image is unfolded (im2col) and multiplied by the weight in one GEMM.
+    /// Each image is unfolded (im2col) and multiplied by the weight in one GEMM; 3×3 convolutions with many
+    /// channels and pixels go by Winograd's F(2×2, 3×3) instead (`WinogradPlan`), and so does their input gradient.
     public func conv2d(_ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) throws -> Tensor {
         try require(rank == 4, "conv2d: input must be [N, C, H, W], got \(shapeString(shape))")
         try require(weight.rank == 4, "conv2d: weight must be [out, in, kH, kW], got \(shapeString(weight.shape))")
@@ -109,11 +121,10 @@ extension Tensor {
                           kh: weight.shape[2], kw: weight.shape[3], stride: stride, padding: padding, oh: oh, ow: ow)
         let out = Tensor(uninitialized: [s.batch, s.cout, oh, ow])
         let px = pointer, py = out.pointer, pw = weight.pointer, pb = bias?.pointer
-        forEachImage(s, scratch: s.isPointwise ? 0 : s.k * s.ohw) { b, cols, inside in
-            let xb = px + b * s.imageSize, yb = py + b * s.cout * s.ohw
-            if let pb { for o in 0..<s.cout { (yb + o * s.ohw).update(repeating: pb[o], count: s.ohw) } }
-            let colsB = unfold(xb, s, cols, parallel: inside)
-            gemm(split: inside, false, false, s.cout, s.ohw, s.k, pw, s.k, colsB, s.ohw, pb == nil ? 0 : 1, yb, s.ohw)
+        if WinogradPlan.pays(s) {
+            WinogradPlan(s).forward(px, pw, pb, py)
+        } else {
+            conv2dByColumns(px, pw, pb, py, s)
         }
         let x = self
         var inputs = [x, weight]
@@ -122,19 +133,39 @@ extension Tensor {
             let gx: Tensor? = needs[0] ? Tensor(uninitialized: x.shape) : nil
             // Weight gradients per image, summed in image order afterwards (thread-count independent).
             let gwParts: Storage? = needs[1] ? Storage(count: s.batch * s.cout * s.k) : nil
-            // Columns are unfolded again rather than kept from the forward pass: cheap, and the graph stays
-            // small. The scratch holds the columns for dW, then their gradient for dX.
-            forEachImage(s, scratch: s.isPointwise ? 0 : s.k * s.ohw) { b, cols, inside in
-                let xb = x.pointer + b * s.imageSize, gb = UnsafePointer(g.pointer + b * s.cout * s.ohw)
-                if let gwParts {
-                    let colsB = unfold(xb, s, cols, parallel: inside)
-                    gemm(split: inside, false, true, s.cout, s.k, s.ohw, gb, s.ohw, colsB, s.ohw, 0, gwParts.pointer + b * s.cout * s.k, s.k)
+            // dX of a 3×3, stride-1, padding-1 convolution is itself one, of dY with the kernels turned half a
+            // turn and in and out swapped: Winograd takes it where it pays, as in the forward pass.
+            let transposed = ConvShape(batch: s.batch, cin: s.cout, h: s.oh, w: s.ow, cout: s.cin, kh: s.kh, kw: s.kw,
+                                       stride: s.stride, padding: s.padding, oh: s.h, ow: s.w)
+            let inputGradientByWinograd = gx != nil && WinogradPlan.pays(transposed)
+            if let gx, inputGradientByWinograd {
+                let turned = Tensor(uninitialized: [s.cin, s.cout, 3, 3])
+                let pw = weight.pointer, pt = turned.pointer
+                parallelFor(s.cin, grain: 16) { r in
+                    for c in r {
+                        for o in 0..<s.cout {
+                            for t in 0..<9 { pt[(c * s.cout + o) * 9 + t] = pw[(o * s.cin + c) * 9 + 8 - t] }
+                        }
+                    }
                 }
-                if let gx {
-                    let gxb = gx.pointer + b * s.imageSize
-                    gemm(split: inside, true, false, s.k, s.ohw, s.cout, weight.pointer, s.k, gb, s.ohw, 0, cols ?? gxb, s.ohw)
-                    if let cols {
-                        if inside { parallelFor(s.cin) { col2im(cols, s, gxb, channels: $0) } } else { col2im(cols, s, gxb, channels: 0..<s.cin) }
+                WinogradPlan(transposed).forward(g.pointer, pt, nil, gx.pointer)
+                withExtendedLifetime(turned) {}   // used through its pointer only
+            }
+            if gwParts != nil || (gx != nil && !inputGradientByWinograd) {
+                // Columns are unfolded again rather than kept from the forward pass: cheap, and the graph stays
+                // small. The scratch holds the columns for dW, then their gradient for dX.
+                forEachImage(s, scratch: s.isPointwise ? 0 : s.k * s.ohw) { b, cols, inside in
+                    let xb = x.pointer + b * s.imageSize, gb = UnsafePointer(g.pointer + b * s.cout * s.ohw)
+                    if let gwParts {
+                        let colsB = unfold(xb, s, cols, parallel: inside)
+                        gemm(split: inside, false, true, s.cout, s.k, s.ohw, gb, s.ohw, colsB, s.ohw, 0, gwParts.pointer + b * s.cout * s.k, s.k)
+                    }
+                    if let gx, !inputGradientByWinograd {
+                        let gxb = gx.pointer + b * s.imageSize
+                        gemm(split: inside, true, false, s.k, s.ohw, s.cout, weight.pointer, s.k, gb, s.ohw, 0, cols ?? gxb, s.ohw)
+                        if let cols {
+                            if inside { parallelFor(s.cin) { col2im(cols, s, gxb, channels: $0) } } else { col2im(cols, s, gxb, channels: 0..<s.cin) }
+                        }
                     }
                 }
             }
