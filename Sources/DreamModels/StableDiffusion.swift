@@ -30,7 +30,10 @@ public final class StableDiffusion {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw FileError(path, "no such file or folder") }
         if !isDir.boolValue {
             guard path.hasSuffix(".safetensors") else {
-                throw FileError(path, "expected a diffusers folder (with model_index.json) or a single-file .safetensors checkpoint")
+                // Pickled checkpoints run code when unpickled, so they are never read; say how to get a file that is.
+                let pickled = [".ckpt", ".pt", ".pth", ".bin"].contains { path.lowercased().hasSuffix($0) }
+                throw FileError(path, "expected a diffusers folder (with model_index.json) or a single-file .safetensors checkpoint"
+                                + (pickled ? "; pickled checkpoints (.ckpt, .pt, .bin) are not read, since loading one can run code: convert it to .safetensors first (in Python: torch.load it, then safetensors.torch.save_file its state_dict)" : ""))
             }
             let ckpt = try LDMCheckpoint(path: path)
             let configs = try ckpt.configs(from: configFolder, prediction: prediction)

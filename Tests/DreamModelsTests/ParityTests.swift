@@ -87,6 +87,11 @@ final class ParityTests: XCTestCase {
         XCTAssertThrowsError(try StableDiffusion(path: "\(sdDir)/sd1.safetensors", config: "\(sdDir)/sd1", prediction: "x0")) {
             XCTAssertTrue("\($0)".contains("prediction must be"), "\($0)")
         }
+        // A pickled checkpoint is refused before it is opened, with the way to a file that is read.
+        FileManager.default.createFile(atPath: dir + "/model.ckpt", contents: Data([0x80, 0x02]))
+        XCTAssertThrowsError(try StableDiffusion(path: dir + "/model.ckpt")) {
+            XCTAssertTrue("\($0)".contains("pickled checkpoints (.ckpt, .pt, .bin) are not read"), "\($0)")
+        }
     }
 
     func testBadCheckpointsNameTheKeys() throws {
