@@ -139,17 +139,7 @@ extension Tensor {
                                        stride: s.stride, padding: s.padding, oh: s.h, ow: s.w)
             let inputGradientByWinograd = gx != nil && WinogradPlan.pays(transposed)
             if let gx, inputGradientByWinograd {
-                let turned = Tensor(uninitialized: [s.cin, s.cout, 3, 3])
-                let pw = weight.pointer, pt = turned.pointer
-                parallelFor(s.cin, grain: 16) { r in
-                    for c in r {
-                        for o in 0..<s.cout {
-                            for t in 0..<9 { pt[(c * s.cout + o) * 9 + t] = pw[(o * s.cin + c) * 9 + 8 - t] }
-                        }
-                    }
-                }
-                WinogradPlan(transposed).forward(g.pointer, pt, nil, gx.pointer)
-                withExtendedLifetime(turned) {}   // used through its pointer only
+                WinogradPlan(transposed).forward(g.pointer, weight.pointer, nil, gx.pointer, turned: true)
             }
             if gwParts != nil || (gx != nil && !inputGradientByWinograd) {
                 // Columns are unfolded again rather than kept from the forward pass: cheap, and the graph stays

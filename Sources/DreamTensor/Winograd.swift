@@ -30,7 +30,7 @@ struct WinogradPlan {
     /// U = G g Gᵀ for every (out, in) kernel, laid out [16][cout][cin] so that each of the 16 positions is a
     /// [cout × cin] matrix. Blocks of 256 kernels go through a small buffer, so that the 16 outputs are written
     /// as 16 contiguous runs rather than scattered one value at a time.
-    func transformWeights(_ w: UnsafePointer<Float>, _ u: UnsafeMutablePointer<Float>) {
+    func transformWeights(_ w: UnsafePointer<Float>, _ u: UnsafeMutablePointer<Float>, turned: Bool) {
         let pairs = s.cout * s.cin, block = 256
         parallelFor((pairs + block - 1) / block, perWorker: 4) { r in
             let buffer = Storage(count: 16 * block)
@@ -38,9 +38,17 @@ struct WinogradPlan {
             for blockIndex in r {
                 let p0 = blockIndex * block, count = Swift.min(block, pairs - p0)
                 for j in 0..<count {
-                    let g = w + (p0 + j) * 9
+                    let p = p0 + j
+                    let g0: SIMD4<Float>, g1: SIMD4<Float>, g2: SIMD4<Float>
+                    if turned {
+                        // Kernel (out a, in b) is the given kernel (out b, in a) turned half a turn.
+                        let g = w + ((p % s.cin) * s.cout + p / s.cin) * 9
+                        g0 = SIMD4(g[8], g[7], g[6], 0); g1 = SIMD4(g[5], g[4], g[3], 0); g2 = SIMD4(g[2], g[1], g[0], 0)
+                    } else {
+                        let g = w + p * 9
+                        g0 = SIMD4(g[0], g[1], g[2], 0); g1 = SIMD4(g[3], g[4], g[5], 0); g2 = SIMD4(g[6], g[7], g[8], 0)
+                    }
                     // G g: rows (g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2), each a row of 3 (the 4th lane unused).
-                    let g0 = SIMD4<Float>(g[0], g[1], g[2], 0), g1 = SIMD4<Float>(g[3], g[4], g[5], 0), g2 = SIMD4<Float>(g[6], g[7], g[8], 0)
                     func store(_ i: Int, _ row: SIMD4<Float>) {
                         // The same on the columns.
                         t[(4 * i) * block + j] = row.x
@@ -149,9 +157,12 @@ struct WinogradPlan {
     }
 
     /// y = conv2d(x, w) + bias for the whole batch: three transforms and 16 GEMMs [cout × cin] · [cin × tiles].
-    func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>) {
+    /// `turned`: w is the kernels [cin, cout, 3, 3] of the convolution this one is the input gradient of, each
+    /// to be turned half a turn with in and out swapped (dX = conv2d(dY, turned w)).
+    func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>,
+                 turned: Bool = false) {
         let u = Storage(count: 16 * s.cout * s.cin), v = Storage(count: 16 * s.cin * tiles), m = Storage(count: 16 * s.cout * tiles)
-        transformWeights(w, u.pointer)
+        transformWeights(w, u.pointer, turned: turned)
         transformInput(x, v.pointer)
         // The 16 products shared among the workers, each on one thread (its blocks the same at any thread count).
         parallelFor(16, perWorker: 1) { r in
