@@ -13,6 +13,11 @@ def best(fn, reps=5):
         t0 = time.perf_counter(); fn(); t = min(t, time.perf_counter() - t0)
     return t
 
+def conv_operands(n, c, size):
+    """A benchmark convolution's operands, as dream-bench's: x, 3x3 kernels scaled to keep outputs near unit size, a bias."""
+    import torch
+    return torch.randn(n, c, size, size), torch.randn(c, c, 3, 3) * 0.05, torch.randn(c)
+
 def attention_memory(n):
     """Peak RSS growth of one attention call, measured in a fresh process."""
     code = f"""
@@ -43,7 +48,7 @@ def main():
             report("matmul 1024^3 (pytorch)", 2 * 1024**3 / best(lambda: a @ b, 10) / 1e9, "GFLOP/s")
     if "conv" in which:
         for label, n, c in [("8x128x32x32 3x3", 8, 128), ("2x320x32x32 3x3", 2, 320)]:
-            x = torch.randn(n, c, 32, 32); w = torch.randn(c, c, 3, 3) * 0.05; bias = torch.randn(c)
+            x, w, bias = conv_operands(n, c, 32)
             flops = 2 * n * c * 32 * 32 * c * 9
             with torch.no_grad():
                 tf = best(lambda: F.conv2d(x, w, bias, padding=1))
@@ -59,14 +64,14 @@ def main():
             report(f"conv2d {label} backward / forward", tb / tf, "x")
         # Stable Diffusion 1.5's 3x3 convolutions at 512x512, forward (as dream-bench's).
         for n, c, size in [(2, 320, 64), (2, 640, 32), (2, 1280, 16), (2, 1280, 8), (1, 1280, 16)]:
-            x = torch.randn(n, c, size, size); w = torch.randn(c, c, 3, 3) * 0.05; bias = torch.randn(c)
+            x, w, bias = conv_operands(n, c, size)
             with torch.no_grad():
                 t = best(lambda: F.conv2d(x, w, bias, padding=1))
             report(f"conv2d {n}x{c}x{size}x{size} 3x3 forward time", t * 1e3, "ms")
         # The input gradient alone (frozen weights, as when learning prompts), as dream-bench's.
         for n, c, size in [(16, 128, 8), (16, 64, 16), (2, 320, 64), (2, 640, 32)]:
-            x = torch.randn(n, c, size, size, requires_grad=True); w = torch.randn(c, c, 3, 3) * 0.05
-            g = torch.randn(n, c, size, size)
+            x, w, _ = conv_operands(n, c, size)
+            x.requires_grad_(); g = torch.randn(n, c, size, size)
             def input_gradient():
                 torch.autograd.grad(F.conv2d(x, w, padding=1), x, g)
             with torch.no_grad():

@@ -50,15 +50,25 @@ if wants("gemm") {
     report("matmul 1024^3 (engine)", flops / tEngine / 1e9, "GFLOP/s")
 }
 
+/// A benchmark convolution's operands: x [batch, channels, size, size], 3×3 kernels scaled to keep the outputs
+/// near unit size, a bias (the same seeds for every figure).
+func convOperands(batch: Int, channels: Int, size: Int) throws -> (x: Tensor, w: Tensor, bias: Tensor) {
+    (Tensor.randn([batch, channels, size, size], seed: 1), try Tensor.randn([channels, channels, 3, 3], seed: 2) * 0.05,
+     Tensor.randn([channels], seed: 3))
+}
+
+/// Seconds for one forward pass, without gradients.
+func convForwardTime(_ o: (x: Tensor, w: Tensor, bias: Tensor)) throws -> Double {
+    try time { _ = try withoutGrad { try o.x.conv2d(o.w, bias: o.bias, padding: 1) } }
+}
+
 func convBench(_ label: String, batch: Int, channels: Int, size: Int) throws {
-    let x = Tensor.randn([batch, channels, size, size], seed: 1)
-    let w = try Tensor.randn([channels, channels, 3, 3], seed: 2) * 0.05
-    let bias = Tensor.randn([channels], seed: 3)
+    let o = try convOperands(batch: batch, channels: channels, size: size)
     let flops = 2.0 * Double(batch * channels * size * size * channels * 9)
-    let tf = try time { _ = try withoutGrad { try x.conv2d(w, bias: bias, padding: 1) } }
+    let tf = try convForwardTime(o)
     report("conv2d \(label) forward", flops / tf / 1e9, "GFLOP/s")
     report("conv2d \(label) forward time", tf * 1e3, "ms")
-    let xp = x.param(), wp = w.param(), bp = bias.param()
+    let xp = o.x.param(), wp = o.w.param(), bp = o.bias.param()
     let y = try xp.conv2d(wp, bias: bp, padding: 1)
     let g = Tensor.randn(y.shape, seed: 4)
     let loss = try (y * g).sum()
@@ -71,18 +81,15 @@ func convBench(_ label: String, batch: Int, channels: Int, size: Int) throws {
 }
 
 func convForwardBench(batch: Int, channels: Int, size: Int) throws {
-    let x = Tensor.randn([batch, channels, size, size], seed: 1)
-    let w = try Tensor.randn([channels, channels, 3, 3], seed: 2) * 0.05
-    let bias = Tensor.randn([channels], seed: 3)
-    let t = try time { _ = try withoutGrad { try x.conv2d(w, bias: bias, padding: 1) } }
+    let t = try convForwardTime(try convOperands(batch: batch, channels: channels, size: size))
     report("conv2d \(batch)x\(channels)x\(size)x\(size) 3x3 forward time", t * 1e3, "ms")
 }
 
 /// The input gradient alone (frozen weights, as when learning prompts), at the built-in UNet's shapes and SD 1.5's.
 func convInputGradBench(batch: Int, channels: Int, size: Int) throws {
-    let x = Tensor.randn([batch, channels, size, size], seed: 1).param()
-    let w = try Tensor.randn([channels, channels, 3, 3], seed: 2) * 0.05
-    let y = try x.conv2d(w, padding: 1)
+    let o = try convOperands(batch: batch, channels: channels, size: size)
+    let x = o.x.param()
+    let y = try x.conv2d(o.w, padding: 1)
     let g = Tensor.randn(y.shape, seed: 4)
     let loss = try (y * g).sum()
     let tb = try time { _ = try gradients(of: loss, wrt: [x]) } - time { _ = try withoutGrad { try g * g } }

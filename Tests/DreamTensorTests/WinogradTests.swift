@@ -6,6 +6,11 @@ import XCTest
 /// (edge tiles half outside the image), and the dispatch: a convolution large enough to take it agrees with im2col and does not
 /// depend on the thread count.
 final class WinogradTests: XCTestCase {
+    /// The shape of a 3×3, stride-1, padding-1 convolution (output the input's size).
+    func same3x3(batch: Int, cin: Int, cout: Int, h: Int, w: Int) -> ConvShape {
+        ConvShape(batch: batch, cin: cin, h: h, w: w, cout: cout, kh: 3, kw: 3, stride: 1, padding: 1, oh: h, ow: w)
+    }
+
     /// conv2d(x, w, padding 1) + bias by its definition, in Double.
     func directConv(_ x: Tensor, _ w: Tensor, _ bias: Tensor) -> [Double] {
         let (n, cin, h, wd, cout) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0])
@@ -35,7 +40,7 @@ final class WinogradTests: XCTestCase {
     func testMatchesTheDefinitionOnOddSizes() throws {
         for (n, cin, cout, h, w) in [(2, 5, 3, 7, 9), (1, 4, 6, 1, 1), (3, 2, 2, 6, 4), (1, 3, 5, 2, 5)] {
             let x = Tensor.randn([n, cin, h, w], seed: 1), weight = Tensor.randn([cout, cin, 3, 3], seed: 2), bias = Tensor.randn([cout], seed: 3)
-            let s = ConvShape(batch: n, cin: cin, h: h, w: w, cout: cout, kh: 3, kw: 3, stride: 1, padding: 1, oh: h, ow: w)
+            let s = same3x3(batch: n, cin: cin, cout: cout, h: h, w: w)
             let y = Tensor(uninitialized: [n, cout, h, w])
             WinogradPlan(s).forward(x.pointer, weight.pointer, bias.pointer, y.pointer)
             let want = directConv(x, weight, bias)
@@ -49,7 +54,7 @@ final class WinogradTests: XCTestCase {
         // dX[b, c, y, x] = Σ_o Σ_(i, j) dY[b, o, y − i + 1, x − j + 1] · w[o, c, i, j], from the given kernels turned.
         let (n, cin, cout, h, w) = (2, 5, 3, 7, 9)
         let g = Tensor.randn([n, cout, h, w], seed: 11), weight = Tensor.randn([cout, cin, 3, 3], seed: 12)
-        let transposed = ConvShape(batch: n, cin: cout, h: h, w: w, cout: cin, kh: 3, kw: 3, stride: 1, padding: 1, oh: h, ow: w)
+        let transposed = same3x3(batch: n, cin: cout, cout: cin, h: h, w: w)
         let gx = Tensor(uninitialized: [n, cin, h, w])
         WinogradPlan(transposed).forward(g.pointer, weight.pointer, nil, gx.pointer, turned: true)
         for b in 0..<n {
@@ -76,9 +81,9 @@ final class WinogradTests: XCTestCase {
 
     func testLargeConvolutionsTakeItAndAgreeWithColumns() throws {
         let x = Tensor.randn([1, 256, 33, 35], seed: 4), weight = try Tensor.randn([256, 256, 3, 3], seed: 5) * Float(0.03), bias = Tensor.randn([256], seed: 6)
-        let s = ConvShape(batch: 1, cin: 256, h: 33, w: 35, cout: 256, kh: 3, kw: 3, stride: 1, padding: 1, oh: 33, ow: 35)
+        let s = same3x3(batch: 1, cin: 256, cout: 256, h: 33, w: 35)
         XCTAssertTrue(WinogradPlan.pays(s))
-        XCTAssertFalse(WinogradPlan.pays(ConvShape(batch: 1, cin: 128, h: 33, w: 35, cout: 128, kh: 3, kw: 3, stride: 1, padding: 1, oh: 33, ow: 35)),
+        XCTAssertFalse(WinogradPlan.pays(same3x3(batch: 1, cin: 128, cout: 128, h: 33, w: 35)),
                        "the built-in model's widths stay on im2col")
         let columns = Tensor(uninitialized: [1, 256, 33, 35])
         conv2dByColumns(x.pointer, weight.pointer, bias.pointer, columns.pointer, s)
@@ -95,7 +100,7 @@ final class WinogradTests: XCTestCase {
     func testGradientsOfALargeConvolutionStillCheck() throws {
         // The forward pass goes by Winograd and the backward by im2col: they must be the same function.
         let x = Tensor.randn([1, 256, 4, 256], seed: 7), weight = try Tensor.randn([256, 256, 3, 3], seed: 8) * Float(0.02), bias = Tensor.randn([256], seed: 9)
-        XCTAssertTrue(WinogradPlan.pays(ConvShape(batch: 1, cin: 256, h: 4, w: 256, cout: 256, kh: 3, kw: 3, stride: 1, padding: 1, oh: 4, ow: 256)))
+        XCTAssertTrue(WinogradPlan.pays(same3x3(batch: 1, cin: 256, cout: 256, h: 4, w: 256)))
         try checkGradients("winograd conv2d", [x, weight, bias], samples: 6) {
             try $0[0].conv2d($0[1], bias: $0[2], padding: 1)
         }
