@@ -69,4 +69,17 @@ struct Assignment {
         let total = counts.reduce(0, +)
         return total > 0 ? counts.map { $0 / total } : [Float](repeating: 1 / Float(prompts), count: prompts)
     }
+
+    /// π over the prompts and, last, a blend learned from every reference: Good and Turing's estimate of the
+    /// share of new draws that show what no reference has shown yet is n₁ / n, the share of references that no
+    /// other reference resembles (here: that explain a prompt alone); the blend takes that share, and each
+    /// prompt its share of the references times 1 − n₁ / n. Uniform over all K + 1 before any reference was seen.
+    var weightsWithBlend: [Float] {
+        let seen = choices.filter { $0 >= 0 }
+        guard !seen.isEmpty else { return [Float](repeating: 1 / Float(prompts + 1), count: prompts + 1) }
+        var counts = [Int](repeating: 0, count: prompts)
+        for k in seen { counts[k] += 1 }
+        let unseen = Float(counts.filter { $0 == 1 }.count) / Float(seen.count)
+        return counts.map { Float($0) / Float(seen.count) * (1 - unseen) } + [unseen]
+    }
 }

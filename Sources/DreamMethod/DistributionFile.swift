@@ -35,7 +35,7 @@ public enum DistributionFile {
                         "steps": "\(l.completedSteps)", "lr": "\(s.lr)", "batch": "\(s.batch)", "samples": "\(s.samples)",
                         "ortho": "\(s.ortho)", "seed": "\(s.seed)", "final_loss": "\(l.lastLoss)",
                         "objective": s.objective.rawValue, "prompt_cost": "\(s.promptCost)",
-                        "lr_schedule": s.lrSchedule.rawValue, "ema": "\(s.ema)"]) { $1 }
+                        "lr_schedule": s.lrSchedule.rawValue, "ema": "\(s.ema)", "blend": s.objective == .compete && s.blend ? "1" : "0"]) { $1 }
             if let w = l.dist.weights { tensors["weights"] = try Tensor(w, shape: [w.count]) }
             if let a = l.assignment { tensors["assignment"] = a }
             if let c = l.choices { tensors["assignment_choices"] = try Tensor(c.map(Float.init), shape: [c.count]) }
@@ -82,7 +82,9 @@ public enum DistributionFile {
             let dist = PromptDistribution(prompts: prompts, prefix: meta["prefix"] ?? "", suffix: meta["suffix"] ?? "", weights: weights)
             dist.manifold = manifold
             var s = LearningSettings()
-            s.prompts = dist.k; s.tokens = dist.m; s.prefix = dist.prefix; s.suffix = dist.suffix
+            // Competing prompts with a blend hold it as their last prompt; files from before it existed have none.
+            s.blend = objective == .compete && meta["blend"] == "1"
+            s.prompts = dist.k - (s.blend ? 1 : 0); s.tokens = dist.m; s.prefix = dist.prefix; s.suffix = dist.suffix
             s.lr = Float(meta["lr"] ?? "") ?? s.lr; s.batch = Int(meta["batch"] ?? "") ?? s.batch
             s.samples = Int(meta["samples"] ?? "") ?? s.samples; s.ortho = Float(meta["ortho"] ?? "") ?? s.ortho
             s.seed = UInt64(meta["seed"] ?? "") ?? 0; s.objective = objective

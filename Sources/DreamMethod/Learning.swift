@@ -19,6 +19,12 @@ public struct LearningSettings {
     /// steps does not depend on where the last step left it (on the built-in world it changed which seeds
     /// draw matte, not how many: docs/experiments.md, session 24).
     public var ema: Float = 0
+    /// Competing prompts: also learn a blend, one prompt trained by every reference (as Textual Inversion's), and
+    /// draw it with the share of references that no other reference resembles (`Assignment.weightsWithBlend`).
+    /// Where each reference explains a prompt of its own, the prompts draw what those references show, free
+    /// attributes included; what the references do not show yet is left to the blend, and so to the model
+    /// (docs/experiments.md, session 30). Runs saved before it existed continue without one.
+    public var blend = true
     public var seed: UInt64 = 0
     public var prefix = "", suffix = ""
     public var objective: Objective = .paper
@@ -57,6 +63,7 @@ extension LearningSettings {
         s.lr = d.lr.map(Float.init) ?? s.lr; s.ortho = d.ortho.map(Float.init) ?? s.ortho
         s.promptCost = d.promptCost.map(Float.init) ?? s.promptCost
         s.ema = d.ema.map(Float.init) ?? s.ema
+        s.blend = d.blend ?? s.blend
         if let name = d.lrSchedule {
             guard let r = LRSchedule(rawValue: name) else { throw ModelError("the model's folder names an unknown lr_schedule \"\(name)\"") }
             s.lrSchedule = r
@@ -76,16 +83,18 @@ public final class LearnedDistribution {
     /// AdamW's moment estimates after the last completed step, so that a run continues exactly.
     public internal(set) var moments: (Tensor, Tensor)?
     /// The trained parameter as the last step left it, where the prompts are not simply it: competing prompts'
-    /// [K + 1, M, d], each prompt's own part and (last row) the part every prompt shares (prompt k = shared +
+    /// [K + 1, M, d], each prompt's own part and (row K) the part every prompt shares (prompt k = shared +
     /// own k: the shared part learns from every reference, a prompt's own part from the references it
-    /// explains), and with an average (`ema`) any objective's. Kept as trained, so a run continues exactly.
+    /// explains), with a blend one more row (K + 1: the blend itself), and with an average (`ema`) any
+    /// objective's. Kept as trained, so a run continues exactly.
     public internal(set) var parameters: Tensor?
     /// With `ema` > 0: the moving average of the trained parameter (the prompts are made from it).
     public internal(set) var average: Tensor?
     /// The shared part [1, M, d] of competing prompts (of the trained parameter, not its average).
     public var shared: Tensor? {
         guard settings.objective == .compete else { return nil }
-        return parameters.flatMap { p in try? p.sliced(axis: 0, start: p.shape[0] - 1, end: p.shape[0]).copy() }
+        let k = settings.prompts
+        return parameters.flatMap { p in p.shape[0] > k ? try? p.sliced(axis: 0, start: k, end: k + 1).copy() : nil }
     }
     /// Competing prompts: per reference and prompt, the running relative loss that assigns references to
     /// prompts [N, K] (0 where a reference was not yet seen), so that a run continues exactly.
@@ -140,9 +149,14 @@ extension StableDiffusion {
                       onStep: ((Int, Float) -> Void)? = nil) throws -> LearnedDistribution {
         let dist = PromptDistribution(k: s.prompts, m: s.tokens, width: textEncoder.hidden, seed: s.seed, prefix: s.prefix, suffix: s.suffix)
         let first = resume?.completedSteps ?? 0
+        let k = dist.k
+        // Competing prompts with a blend: the distribution's prompts are the K competing ones and, last, the blend,
+        // which starts where Textual Inversion with the same seed starts (the first prompt's start).
+        let blend = s.objective == .compete && s.blend
+        if blend { dist.prompts = try concatenate([dist.prompts, dist.prompts.sliced(axis: 0, start: 0, end: 1)], axis: 0) }
         if let r = resume {
             guard r.dist.prompts.shape == dist.prompts.shape else {
-                throw ModelError("cannot resume: the saved run has K = \(r.dist.k), M = \(r.dist.m) and width \(r.dist.prompts.shape[2]), this one K = \(s.prompts), M = \(s.tokens) and width \(textEncoder.hidden)")
+                throw ModelError("cannot resume: the saved run has K = \(r.dist.k), M = \(r.dist.m) and width \(r.dist.prompts.shape[2]), this one K = \(dist.k), M = \(s.tokens) and width \(textEncoder.hidden)")
             }
             dist.prompts = r.dist.prompts.copy()
         }
@@ -153,18 +167,21 @@ extension StableDiffusion {
         result.lastLoss = resume?.lastLoss ?? .nan
         result.losses = resume?.losses ?? []
         let objective = LearningObjective(s.objective, samples: s.samples, orthoWeight: s.ortho)
-        let ns = try noiseSchedule
+        // The blend learns as Textual Inversion does (one prompt, its loss on every reference drawn), from its own
+        // batch of twice the competition's references drawn from its own stream.
+        let blendObjective = LearningObjective(.paper, samples: 1, orthoWeight: 0)
         // The trained parameter: the prompts themselves, or for competing prompts [K + 1, M, d], each prompt's own
-        // part and (last row) the part they share. Sharing gives every prompt what all references have in common
+        // part and (row K) the part they share. Sharing gives every prompt what all references have in common
         // at the rate of every step: alone, a prompt that explains one or two of 8 references is trained on a
-        // quarter of the steps and draws less of the concept (docs/experiments.md).
-        let k = dist.k
+        // quarter of the steps and draws less of the concept (docs/experiments.md). A blend is one more row, the last.
         let v: Tensor
         if s.objective == .compete {
-            if let p = resume?.parameters, p.shape == [k + 1, dist.m, dist.prompts.shape[2]] {
+            let d = dist.prompts.shape[2]
+            if let p = resume?.parameters, p.shape == [k + 1 + (blend ? 1 : 0), dist.m, d] {
                 v = p.copy().param()
             } else {
-                v = try concatenate([dist.prompts, Tensor(zeros: [1, dist.m, dist.prompts.shape[2]])], axis: 0).param()
+                let own = try dist.prompts.sliced(axis: 0, start: 0, end: k)
+                v = try concatenate([own, Tensor(zeros: [1, dist.m, d])] + (blend ? [dist.prompts.sliced(axis: 0, start: k, end: k + 1)] : []), axis: 0).param()
             }
         } else if let p = resume?.parameters, p.shape == dist.prompts.shape {
             v = p.copy().param()   // averaged prompts: the parameter as trained continues
@@ -178,8 +195,24 @@ extension StableDiffusion {
         }
         /// What the prompts are made from: the average, or v itself.
         func learnedParameter() throws -> Tensor { s.ema > 0 && !average.isEmpty ? try Tensor(average, shape: v.shape) : v.detached }
-        func prompts(_ v: Tensor) throws -> Tensor {
+        /// The competing prompts (shared + own) or the Gaussian objectives' prompts, and the blend.
+        func competing(_ v: Tensor) throws -> Tensor {
             s.objective == .compete ? try v.sliced(axis: 0, start: 0, end: k) + v.sliced(axis: 0, start: k, end: k + 1) : v
+        }
+        func blendRow(_ v: Tensor) throws -> Tensor? { blend ? try v.sliced(axis: 0, start: k + 1, end: k + 2) : nil }
+        /// The distribution's prompts: the competing ones and, last, the blend.
+        func prompts(_ v: Tensor) throws -> Tensor {
+            guard let b = try blendRow(v) else { return try competing(v) }
+            return try concatenate([competing(v), b], axis: 0)
+        }
+        /// The loss's gradient in v clipped to norm `clip`, and its norm (the largest of the parts' norms): the blend
+        /// is clipped apart from the competing prompts, so that it changes nothing in how they learn.
+        func clippedGradient(_ loss: Tensor) throws -> (Tensor, Float) {
+            let g = try gradients(of: loss, wrt: [v])[0]
+            guard blend else { let (c, norm) = try clipGradNorm([g], maxNorm: s.clip); return (c[0], norm) }
+            let (gc, nc) = try clipGradNorm([g.sliced(axis: 0, start: 0, end: k + 1).copy()], maxNorm: s.clip)
+            let (gb, nb) = try clipGradNorm([g.sliced(axis: 0, start: k + 1, end: k + 2).copy()], maxNorm: s.clip)
+            return (try concatenate([gc[0], gb[0]], axis: 0), nc.isFinite && nb.isFinite ? max(nc, nb) : .nan)
         }
         let opt = AdamW([v], lr: s.lr, weightDecay: s.weightDecay)
         if let r = resume, first > 0 {
@@ -193,18 +226,19 @@ extension StableDiffusion {
         }
         let n = latents.shape[0], size = unet.sampleSize
         let (lh, lw) = (latents.shape[2], latents.shape[3])
-        var assignment = Assignment(references: n, prompts: s.prompts)
+        var assignment = Assignment(references: n, prompts: k)
         if s.objective == .compete, let a = resume?.assignment {
-            guard a.shape == [n, s.prompts] else {
+            guard a.shape == [n, k] else {
                 throw ModelError("cannot resume: the saved run assigned \(a.shape[0]) references to prompts, this one has \(n) references")
             }
-            if let c = resume?.choices, c.count != n || !c.allSatisfy({ $0 >= -1 && $0 < s.prompts }) {
-                throw ModelError("cannot resume: the saved run's prompt choices (\(c.count) of them) do not fit its \(n) references and \(s.prompts) prompts")
+            if let c = resume?.choices, c.count != n || !c.allSatisfy({ $0 >= -1 && $0 < k }) {
+                throw ModelError("cannot resume: the saved run's prompt choices (\(c.count) of them) do not fit its \(n) references and \(k) prompts")
             }
-            assignment = Assignment(scores: a.scalars, choices: resume?.choices, prompts: s.prompts)
+            assignment = Assignment(scores: a.scalars, choices: resume?.choices, prompts: k)
         }
-        let conditions = min(s.batch, n) * objective.conditionsPerImage(prompts: s.prompts)
-        let items = s.objective == .paper ? conditions : min(s.batch, n)
+        let conditions = min(s.batch, n) * objective.conditionsPerImage(prompts: k)
+        let blendBatch = blend ? 2 * min(s.batch, n) : 0
+        let items = (s.objective == .paper ? conditions : min(s.batch, n)) + blendBatch
         let scored = s.objective == .paper ? 0 : conditions
         let (ch, cw) = (min(size, lh), min(size, lw))
         do { try Memory.check(learningMemory(latentHeight: ch, latentWidth: cw, items: items, scored: scored, prompts: s.prompts), for: "learning (\(items) UNet passes of \(cw * vae.downscale)×\(ch * vae.downscale) per step with their gradients\(scored > 0 ? ", \(scored) without" : ""))") }
@@ -222,29 +256,22 @@ extension StableDiffusion {
         for step in first..<max(first, s.steps) {
             do { try Job.checkCancelled() } catch { result.interrupted = true; break }   // keep what was learned so far
             let start = snapshot(step)
-            var rng = RandomGenerator(seed: Seeds.stream(s.seed, .learning, index: step))
-            let b = min(s.batch, n)
-            var crops: [Tensor] = [], picked: [Int] = []
-            for _ in 0..<b {
-                let i = rng.int(below: n)
-                picked.append(i)
-                let y = rng.int(below: lh - min(size, lh) + 1), x = rng.int(below: lw - min(size, lw) + 1)
-                crops.append(try latents.sliced(axis: 0, start: i, end: i + 1).sliced(axis: 2, start: y, end: y + min(size, lh)).sliced(axis: 3, start: x, end: x + min(size, lw)))
-            }
-            let z0 = try concatenate(crops, axis: 0)
-            let noise = StepNoise(batch: b, samples: s.samples, latentShape: Array(z0.shape.dropFirst()),
-                                  context: [tokenizer.maxLength, textEncoder.hidden], trainSteps: ns.trainSteps, seed: rng.seed &+ rng.offset)
+            let (z0, picked, noise) = try stepBatch(latents, count: min(s.batch, n), seed: s.seed, .learning, step: step, samples: s.samples)
             let cost = step >= Assignment.settling ? s.promptCost : 0
             let choose: ((Int, [Float]) -> Int)? = s.objective == .compete ? { assignment.update(picked[$0], losses: $1, cost: cost) } : nil
-            let loss = try objective.lossAndChoices(self, dist, vectors: try prompts(v), latents: z0, noise: noise, choose: choose).loss
+            var loss = try objective.lossAndChoices(self, dist, vectors: try competing(v), latents: z0, noise: noise, choose: choose).loss
+            if let bv = try blendRow(v) {
+                let (zb, _, nb) = try stepBatch(latents, count: blendBatch, seed: s.seed, .blend, step: step, samples: 1)
+                loss = try loss + blendObjective.loss(self, dist, vectors: bv, latents: zb, noise: nb)
+            }
             let lossValue = try loss.item
-            let (g, norm) = try clipGradNorm(try gradients(of: loss, wrt: [v]), maxNorm: s.clip)
+            let (g, norm) = try clippedGradient(loss)
             guard lossValue.isFinite && norm.isFinite else {
                 // These prompts give a non-finite loss: go back to the last state whose loss was finite.
                 let back = good ?? start
                 v.pointer.update(from: back.v, count: back.v.count)
                 assignment = back.assignment
-                if s.objective == .compete { result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts]); result.choices = assignment.choices }
+                if s.objective == .compete { result.assignment = try Tensor(assignment.scores, shape: [n, k]); result.choices = assignment.choices }
                 result.losses = Array(result.losses.prefix(max(0, result.losses.count - (result.completedSteps - back.steps))))
                 result.completedSteps = back.steps
                 result.lastLoss = result.losses.last ?? .nan
@@ -257,7 +284,7 @@ extension StableDiffusion {
             }
             good = start
             opt.lr = s.learningRate(step: step)
-            try opt.update(g)
+            try opt.update([g])
             if s.ema > 0 {
                 let now = v.scalars
                 if average.isEmpty { average = now } else {
@@ -271,19 +298,38 @@ extension StableDiffusion {
             result.losses.append(result.lastLoss)
             result.moments = opt.moments[0]
             if s.objective == .compete {
-                result.assignment = try Tensor(assignment.scores, shape: [n, s.prompts]); result.choices = assignment.choices
+                result.assignment = try Tensor(assignment.scores, shape: [n, k]); result.choices = assignment.choices
             }
             if s.objective == .compete || s.ema > 0 { result.parameters = v.detached.copy() }
             progress.update(step + 1, note: String(format: "loss %.4f", result.lastLoss))
             onStep?(step + 1, result.lastLoss)
             if let c = checkpoint, c.every > 0, (step + 1) % c.every == 0 {
                 dist.prompts = try prompts(try learnedParameter()).copy()
-                if s.objective == .compete { dist.weights = assignment.weights }
+                if s.objective == .compete { dist.weights = blend ? assignment.weightsWithBlend : assignment.weights }
                 try c.save(result)
             }
         }
         dist.prompts = try prompts(try learnedParameter()).copy()
-        if s.objective == .compete { dist.weights = assignment.weights }
+        if s.objective == .compete { dist.weights = blend ? assignment.weightsWithBlend : assignment.weights }
         return result
+    }
+
+    /// A learning step's batch from `stream` at `step`: `count` references drawn with replacement, a random crop
+    /// of the model's latent size from each, their latents, and the step's noise (timesteps, noise, and
+    /// `samples` condition draws per reference).
+    func stepBatch(_ latents: Tensor, count b: Int, seed: UInt64, _ stream: Seeds.Purpose, step: Int, samples: Int) throws -> (z0: Tensor, picked: [Int], noise: StepNoise) {
+        let n = latents.shape[0], size = unet.sampleSize
+        let (lh, lw) = (latents.shape[2], latents.shape[3])
+        var rng = RandomGenerator(seed: Seeds.stream(seed, stream, index: step))
+        var crops: [Tensor] = [], picked: [Int] = []
+        for _ in 0..<b {
+            let i = rng.int(below: n)
+            picked.append(i)
+            let y = rng.int(below: lh - min(size, lh) + 1), x = rng.int(below: lw - min(size, lw) + 1)
+            crops.append(try latents.sliced(axis: 0, start: i, end: i + 1).sliced(axis: 2, start: y, end: y + min(size, lh)).sliced(axis: 3, start: x, end: x + min(size, lw)))
+        }
+        let z0 = try concatenate(crops, axis: 0)
+        return (z0, picked, StepNoise(batch: b, samples: samples, latentShape: Array(z0.shape.dropFirst()),
+                                      context: [tokenizer.maxLength, textEncoder.hidden], trainSteps: try noiseSchedule.trainSteps, seed: rng.seed &+ rng.offset))
     }
 }

@@ -32,8 +32,8 @@ public final class PromptDistribution {
         self.weights = weights
     }
 
-    /// Token embeddings [K, 77, d] with the learned vectors in place (differentiable in `vectors`), and
-    /// the EOS position.
+    /// Token embeddings [K', 77, d] with the learned vectors [K', M, d] in place (differentiable in `vectors`;
+    /// K' need not be K: learning encodes the competing prompts and the blend apart), and the EOS position.
     public func embeddings(_ sd: StableDiffusion, vectors: Tensor) throws -> (Tensor, eos: Int) {
         let tok = sd.tokenizer, te = sd.textEncoder
         let pre = tok.tokens(prefix), suf = tok.tokens(suffix)
@@ -43,7 +43,7 @@ public final class PromptDistribution {
             throw ModelError("prefix (\(pre.count) tokens) + \(m) learned tokens + suffix (\(suf.count) tokens) do not fit the \(n - 2) positions of the context")
         }
         let left = [tok.bos] + pre, right = suf + [tok.eos] + [Int](repeating: tok.pad, count: n - eos - 1)
-        let kk = k
+        let kk = vectors.shape[0]
         let l = try Tensor.embedding(te.tokenEmbedding, ids: Array([[Int]](repeating: left, count: kk).joined()), shape: [kk, left.count])
         let r = try Tensor.embedding(te.tokenEmbedding, ids: Array([[Int]](repeating: right, count: kk).joined()), shape: [kk, right.count])
         return (try concatenate([l, vectors, r], axis: 1), eos)
@@ -115,7 +115,7 @@ public struct LearningObjective {
     public func lossAndChoices(_ sd: StableDiffusion, _ dist: PromptDistribution, vectors: Tensor, latents z0: Tensor,
                                noise: StepNoise, choose: ((Int, [Float]) -> Int)? = nil) throws -> (loss: Tensor, choices: [Int]) {
         let ns = try sd.noiseSchedule
-        let b = z0.shape[0], s = conditionsPerImage(prompts: dist.k)
+        let b = z0.shape[0], s = conditionsPerImage(prompts: vectors.shape[0])
         let (h, eos) = try dist.encode(sd, vectors: vectors)
         let cond: Tensor
         switch objective {

@@ -8,6 +8,8 @@ public struct LearningDefaults {
     public var prompts: Int?, tokens: Int?, steps: Int?, batch: Int?, samples: Int?
     public var lr: Double?, ortho: Double?, promptCost: Double?
     public var lrSchedule: String?, ema: Double?
+    /// Competing prompts: whether to learn a blend beside them (`learn(…, blend:)`).
+    public var blend: Bool?
 
     public init() {}
 
@@ -19,6 +21,6 @@ public struct LearningDefaults {
         objective = d["objective"] as? String
         prompts = int("prompts"); tokens = int("tokens"); steps = int("steps"); batch = int("batch"); samples = int("samples")
         lr = number("lr"); ortho = number("ortho"); promptCost = number("prompt_cost")
-        lrSchedule = d["lr_schedule"] as? String; ema = number("ema")
+        lrSchedule = d["lr_schedule"] as? String; ema = number("ema"); blend = d["blend"] as? Bool
     }
 }

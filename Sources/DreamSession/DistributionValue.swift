@@ -28,7 +28,8 @@ public final class DistributionValue: DreamObject {
     public var typeName: String { "distribution" }
     public var summary: String {
         if let l = learned {
-            return "distribution K=\(l.dist.k) M=\(l.dist.m), objective \(l.settings.objective.rawValue), \(l.completedSteps) steps, loss \(formatNumber(Double(l.lastLoss)))"
+            let blend = l.settings.objective == .compete && l.settings.blend ? " and a blend" : ""
+            return "distribution K=\(l.settings.prompts)\(blend) M=\(l.dist.m), objective \(l.settings.objective.rawValue), \(l.completedSteps) steps, loss \(formatNumber(Double(l.lastLoss)))"
         }
         return "distribution (mixture) \(shapeString(mean.shape))"
     }

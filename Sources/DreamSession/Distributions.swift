@@ -27,6 +27,7 @@ extension Session {
                                    .labeled("ortho", .optional(.number), "λ, the orthogonality loss weight"),
                                    .labeled("objective", .optional(.string), "\"paper\" (the paper's), \"mixture\" (best of S draws per reference) or \"compete\" (prompts compete for references; sampled by picking a prompt)"),
                                    .labeled("prompt_cost", .optional(.number), "\"compete\": λ, what a prompt that explains no other reference costs in relative loss (after the first 100 steps), so that references that differ by less share a prompt; 0: as many prompts as the references pick"),
+                                   .labeled("blend", .optional(.bool), "\"compete\": also learn one prompt from every reference (the last, prompt K) and draw it with the share of references that explain a prompt alone (Good–Turing's estimate of what the references have not shown yet); default true"),
                                    seedParam,
                                    .labeled("prefix", .string, default: .string("")), .labeled("suffix", .string, default: .string("")),
                                    resumeParam,
@@ -73,7 +74,8 @@ extension Session {
                     throw ArgumentError("\(f): prompt: a mix of distributions has no prompts of its own", argument: "prompt")
                 }
                 guard k >= 0 && k < count else {
-                    throw ArgumentError("\(f): prompt: \(k) is out of range; the distribution has \(count) prompt\(count == 1 ? "" : "s"), 0…\(count - 1)", argument: "prompt")
+                    let blend = d.learned.map { $0.settings.objective == .compete && $0.settings.blend } ?? false
+                    throw ArgumentError("\(f): prompt: \(k) is out of range; the distribution has \(count) prompt\(count == 1 ? "" : "s"), 0…\(count - 1)\(blend ? " (\(count - 1): the blend, learned from every reference)" : "")", argument: "prompt")
                 }
             }
             return (n, Float(gamma), prompt)
@@ -173,18 +175,23 @@ extension Session {
             return .list(tokens)
         }, topic: topic)
         r.register(Builtin("stats", [.positional("D", .any)],
-                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch as set — a step takes at most every reference —, lr, lr_schedule, ema, steps, final_loss, prefix, suffix, and for competing prompts prompt_cost), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ), and where it knows its references, how many and their manifold's radius (what sample's redraws: test).",
+                         doc: "Summary figures of a distribution: its objective and learning run (prompts, tokens, batch as set — a step takes at most every reference —, lr, lr_schedule, ema, steps, final_loss, prefix, suffix, and for competing prompts prompt_cost, blend and the blend's weight: the blend is the last prompt, D.k − 1), σ's size, and how distinct its prompts are (effective_prompts: 1/Σπ², the number of equally used prompts with the same spread of use; used_prompts: prompts ever sampled; prompt_spread: the mean distance between two prompts' encodings over the mean's norm, where the prompts differ), and where it knows its references, how many and their manifold's radius (what sample's redraws: test).",
                          example: "stats(D)") { a, _ in
             let d = try a.distribution("D")
             var s = OrderedDict()
             if let l = d.learned {
                 s["objective"] = .string(l.settings.objective.rawValue)
-                s["prompts"] = .number(Double(l.dist.k)); s["tokens"] = .number(Double(l.dist.m))
+                s["prompts"] = .number(Double(l.settings.prompts)); s["tokens"] = .number(Double(l.dist.m))
                 s["batch"] = .number(Double(l.settings.batch)); s["lr"] = .number(Double(l.settings.lr))
                 s["lr_schedule"] = .string(l.settings.lrSchedule.rawValue); s["ema"] = .number(Double(l.settings.ema))
                 s["steps"] = .number(Double(l.completedSteps)); s["final_loss"] = .number(Double(l.lastLoss))
                 s["prefix"] = .string(l.dist.prefix); s["suffix"] = .string(l.dist.suffix)
-                if l.settings.objective == .compete { s["prompt_cost"] = .number(Double(l.settings.promptCost)) }
+                if l.settings.objective == .compete {
+                    s["prompt_cost"] = .number(Double(l.settings.promptCost))
+                    s["blend"] = .bool(l.settings.blend)
+                    // The blend is the last prompt; its weight is the share of draws left to it.
+                    if l.settings.blend, let w = l.dist.weights?.last { s["blend_weight"] = .number(Double(w)) }
+                }
             }
             s["mean_std"] = .number(Double(try d.std.mean().item)); s["max_std"] = .number(Double(try d.std.max().item))
             s["mean_norm"] = .number(Double(try (d.mean * d.mean).sum().sqrt().item))

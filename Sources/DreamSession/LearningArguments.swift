@@ -24,7 +24,7 @@ func learnedValue(_ sd: StableDiffusion, images: Tensor, _ settings: LearningSet
             ("objective", s.objective.rawValue, l.settings.objective.rawValue), ("seed", "\(s.seed)", "\(l.settings.seed)"),
             ("prompt_cost", formatNumber(Double(s.promptCost)), formatNumber(Double(l.settings.promptCost))),
             ("lr_schedule", s.lrSchedule.rawValue, l.settings.lrSchedule.rawValue),
-            ("ema", formatNumber(Double(s.ema)), formatNumber(Double(l.settings.ema)))]
+            ("ema", formatNumber(Double(s.ema)), formatNumber(Double(l.settings.ema))), ("blend", "\(s.blend)", "\(l.settings.blend)")]
         let differing = given.filter { explicit.contains($0.0) && $0.1 != $0.2 }
         if !differing.isEmpty {
             ip.warn("\(caller): resume: the saved run's settings are kept: " + differing.map { "\($0.0) \($0.2) (not \($0.1))" }.joined(separator: ", ") + "; only steps: changes")
@@ -101,9 +101,13 @@ func learningSettings(_ a: Args, _ ip: Interpreter, _ d: LearningDefaults, base:
     }
     try choice("objective", &s.objective, plural: "objectives")
     try choice("lr_schedule", &s.lrSchedule, plural: "schedules")
+    if a.has("blend") { s.blend = try a.bool("blend") }
     if s.objective != .compete {
         if a.has("prompt_cost") {
             throw ArgumentError("\(f): prompt_cost: only competing prompts (objective \"compete\") choose how many prompts to use; objective \"\(s.objective.rawValue)\" has none", argument: "prompt_cost")
+        }
+        if a.has("blend") {
+            throw ArgumentError("\(f): blend: only competing prompts (objective \"compete\") learn a blend beside their prompts; objective \"\(s.objective.rawValue)\" is one distribution already", argument: "blend")
         }
         s.promptCost = 0   // a model's default for competing prompts says nothing about the others
     }

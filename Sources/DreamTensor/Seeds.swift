@@ -17,6 +17,9 @@ public enum Seeds {
         case truthSubsets = 0x5B5E_7000
         /// A round of redrawing the images that fell outside the references (sampling with redraws).
         case redraws = 0x2ED2_A000
+        /// One learning step's batch for the blend beside competing prompts (its own, so that the competing
+        /// prompts learn exactly as without it).
+        case blend = 0xB1E_0D00
     }
 
     /// The stream for `purpose` at `index` (a step, a batch's first image, a subset): seed + tag + index × 2³²/φ

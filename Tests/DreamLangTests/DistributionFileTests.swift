@@ -177,7 +177,8 @@ final class DistributionFileTests: XCTestCase {
     }
 
     /// A prompt cost (`prompt_cost:`) acts after the first 100 steps only (a run of 100 steps is the run without
-    /// it); a prohibitive one then gathers every reference in one prompt, where without it they use two by then; a run
+    /// it); a prohibitive one then gathers every reference in one prompt, where without it they use two by then (the
+    /// competing prompts alone, without the blend, which would be drawn for references alone in a prompt); a run
     /// saved after 120 steps and resumed from the file to 140 gives exactly the uninterrupted run (the choices
     /// of prompts are saved with the run).
     func testPromptCostActsAfterSettlingAndResumesExactly() throws {
@@ -186,7 +187,7 @@ final class DistributionFileTests: XCTestCase {
         let out = try run("""
             let m = model("\(fixture)")
             let refs = world.render(n: 3, seed: 0, resolution: 16)
-            func run(steps, cost) { return learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: steps, lr: 0.01, ortho: 0, objective: "compete", prompt_cost: cost, seed: 1) }
+            func run(steps, cost) { return learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: steps, lr: 0.01, ortho: 0, objective: "compete", prompt_cost: cost, blend: false, seed: 1) }
             func used(D) {
               let n = 0
               for w in D.weights { if w > 0 { let n = n + 1 } }
@@ -273,12 +274,13 @@ final class DistributionFileTests: XCTestCase {
         XCTAssertEqual(c.scalars, try h.sliced(axis: 0, start: 2, end: 3).copy().scalars)
         // Weighted prompts: μ = Σ π_k H_k, σ² = Σ π_k (H_k − μ)², and at γ = 1 a neighbourhood of σ around the
         // centre with the same ε_j at every position of an image (coherent noise), another ε per image.
-        let pi: [Float] = [0.5, 0.25, 0.25]
+        XCTAssertEqual(h.shape[0], 4, "three competing prompts and the blend")
+        let pi: [Float] = [0.4, 0.2, 0.2, 0.2]
         let weighted = try EncodedDistribution(prompts: h, weights: pi)
         let hs = h.scalars, plane = 77 * h.shape[2], w = h.shape[2]
         for i in stride(from: 0, to: plane, by: 997) {
-            let mu = (0..<3).reduce(Float(0)) { $0 + pi[$1] * hs[$1 * plane + i] }
-            let v = (0..<3).reduce(Float(0)) { $0 + pi[$1] * (hs[$1 * plane + i] - mu) * (hs[$1 * plane + i] - mu) }
+            let mu = (0..<4).reduce(Float(0)) { $0 + pi[$1] * hs[$1 * plane + i] }
+            let v = (0..<4).reduce(Float(0)) { $0 + pi[$1] * (hs[$1 * plane + i] - mu) * (hs[$1 * plane + i] - mu) }
             XCTAssertEqual(weighted.mean.scalars[i], mu, accuracy: 1e-5)
             XCTAssertEqual(weighted.std.scalars[i], v.squareRoot(), accuracy: 1e-4)
         }

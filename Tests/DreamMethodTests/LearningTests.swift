@@ -71,6 +71,42 @@ final class LearningTests: XCTestCase {
         XCTAssertEqual(sharedStep.map(abs).max()!, s.lr, accuracy: s.lr * 0.01)
         XCTAssertGreaterThan(zip(rows[winner], sharedStep).map { abs($0 - $1) }.max()!, s.lr / 2, "the explaining prompt's own part moved too")
     }
+
+    /// A blend is learned beside the competing prompts without changing them: after a few steps the first K
+    /// prompts equal, bit for bit, a run without a blend, the blend (the last prompt) moved from its start (the
+    /// first prompt's start, where Textual Inversion with the seed starts), and the weights are the Good–Turing
+    /// split of the run's own choices.
+    func testBlendLearnsBesideTheCompetingPromptsWithoutChangingThem() throws {
+        let sd = try StableDiffusion(path: "\(sdDir)/sd1")
+        var s = LearningSettings()
+        s.objective = .compete; s.prompts = 3; s.tokens = 2; s.steps = 4; s.batch = 2; s.lr = 1e-2; s.seed = 4; s.ortho = 0
+        let latents = try Tensor.randn([3, 4, 8, 8], seed: 9) * 0.8
+        s.blend = false
+        let without = try sd.learn(latents: latents, s)
+        s.blend = true
+        let with = try sd.learn(latents: latents, s)
+        XCTAssertEqual(with.dist.k, 4)
+        XCTAssertEqual(try with.dist.prompts.sliced(axis: 0, start: 0, end: 3).copy().scalars, without.dist.prompts.scalars)
+        XCTAssertEqual(with.choices, without.choices)
+        let start = try PromptDistribution(k: 3, m: 2, width: sd.textEncoder.hidden, seed: s.seed).prompts.sliced(axis: 0, start: 0, end: 1).copy()
+        XCTAssertGreaterThan(maxAbs(try with.dist.prompts.sliced(axis: 0, start: 3, end: 4) - start), s.lr / 2, "the blend learned")
+        let a = Assignment(scores: try XCTUnwrap(with.assignment).scalars, choices: with.choices, prompts: 3)
+        XCTAssertEqual(try XCTUnwrap(with.dist.weights), a.weightsWithBlend)
+        XCTAssertEqual(try XCTUnwrap(without.dist.weights), a.weights)
+        // A step's loss is the competition's plus Textual Inversion's loss of the blend on its own batch (twice the
+        // competition's, from the blend's stream); Textual Inversion's loss is checked against a direct
+        // computation in ObjectiveTests. One step, so that the blend is still at its start.
+        s.steps = 1
+        let one = try sd.learn(latents: latents, s)
+        s.blend = false
+        let oneWithout = try sd.learn(latents: latents, s)
+        let (zb, _, nb) = try sd.stepBatch(latents, count: 4, seed: s.seed, .blend, step: 0, samples: 1)
+        let ti = try withoutGrad {
+            try LearningObjective(.paper, samples: 1, orthoWeight: 0).loss(sd, one.dist, vectors: start, latents: zb, noise: nb).item
+        }
+        XCTAssertEqual(one.lastLoss, oneWithout.lastLoss + ti, accuracy: 1e-6 * max(1, one.lastLoss))
+        XCTAssertGreaterThan(ti, 1e-3)
+    }
 }
 
 func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { max($0, abs($1)) } }
@@ -164,6 +200,23 @@ final class ObjectiveTests: XCTestCase {
         XCTAssertEqual(a.weights, [0.5, 0.5], "reference 2 unseen: two seen, one each")
         XCTAssertEqual(a.update(2, losses: [5, 1]), 1)
         XCTAssertEqual(a.weights.map { Double($0) }, [1.0 / 3, 2.0 / 3].map { $0 }, accuracy: 1e-6)
+    }
+
+    /// The blend's share is Good and Turing's n₁ / n, hand-computed: references 0, 1 explain prompt 0, reference 2
+    /// prompt 1 alone, reference 3 prompt 2 alone, reference 4 is unseen: n = 4 seen, n₁ = 2 prompts explained by
+    /// one reference, so the blend draws ½ and the prompts ½ × (2, 1, 1) / 4.
+    func testBlendTakesTheShareOfReferencesThatExplainAPromptAlone() throws {
+        var a = Assignment(references: 5, prompts: 4)
+        XCTAssertEqual(a.weightsWithBlend, [Float](repeating: 0.2, count: 5), "uniform over the prompts and the blend before any is seen")
+        XCTAssertEqual(a.update(0, losses: [1, 2, 3, 4]), 0)
+        XCTAssertEqual(a.update(1, losses: [1, 2, 3, 4]), 0)
+        XCTAssertEqual(a.update(2, losses: [2, 1, 3, 4]), 1)
+        XCTAssertEqual(a.update(3, losses: [3, 2, 1, 4]), 2)
+        XCTAssertEqual(a.weightsWithBlend.map { Double($0) }, [0.25, 0.125, 0.125, 0, 0.5], accuracy: 1e-7)
+        // Every reference in one prompt: nothing is left to the blend.
+        var b = Assignment(references: 2, prompts: 2)
+        _ = b.update(0, losses: [1, 2]); _ = b.update(1, losses: [1, 2])
+        XCTAssertEqual(b.weightsWithBlend, [1, 0, 0])
     }
 
     /// With a prompt cost λ, a prompt that explains no other reference costs λ more (hand-computed relative
