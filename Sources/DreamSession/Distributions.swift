@@ -154,7 +154,7 @@ extension Session {
         }, topic: topic)
         r.register(Builtin("save_embeddings", [.positional("D", .any), .positional("folder", .string),
                                              .labeled("name", .string, default: .string("dream"), "the tokens' name; prompt k becomes <NAME-k>")],
-                         doc: "Writes each learned prompt as a textual-inversion embedding, FOLDER/NAME-k.safetensors holding one tensor [M, d] under its token <NAME-k> (a Textual Inversion result: FOLDER/NAME.safetensors, token <NAME>): the single-tensor format that diffusers' load_textual_inversion and AUTOMATIC1111 load for the same base model. Prefix and suffix text are not part of an embedding: write them around the token. Returns the tokens.",
+                         doc: "Writes each learned prompt as a textual-inversion embedding, FOLDER/NAME-k.safetensors holding one tensor [M, d] under its token <NAME-k> (competing prompts: the blend last; a Textual Inversion result: FOLDER/NAME.safetensors, token <NAME>): the single-tensor format that diffusers' load_textual_inversion and AUTOMATIC1111 load for the same base model. Prefix and suffix text are not part of an embedding: write them around the token. Returns the tokens.",
                          example: "save_embeddings(D, \"embeddings\", name: \"cones\")") { a, _ in
             let d = try a.distribution("D"), folder = try a.string("folder"), name = try a.string("name")
             guard let l = d.learned else {
