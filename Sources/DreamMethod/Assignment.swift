@@ -62,12 +62,17 @@ struct Assignment {
         return (0..<prompts).min { row[row.startIndex + $0] < row[row.startIndex + $1] }!
     }
 
+    /// How many seen references each prompt explains.
+    var counts: [Int] {
+        var c = [Int](repeating: 0, count: prompts)
+        for k in choices where k >= 0 { c[k] += 1 }
+        return c
+    }
+
     /// π: the share of the seen references each prompt explains (uniform before any was seen).
     var weights: [Float] {
-        var counts = [Float](repeating: 0, count: prompts)
-        for k in choices where k >= 0 { counts[k] += 1 }
-        let total = counts.reduce(0, +)
-        return total > 0 ? counts.map { $0 / total } : [Float](repeating: 1 / Float(prompts), count: prompts)
+        let c = counts, seen = c.reduce(0, +)
+        return seen > 0 ? c.map { Float($0) / Float(seen) } : [Float](repeating: 1 / Float(prompts), count: prompts)
     }
 
     /// π over the prompts and, last, a blend learned from every reference: Good and Turing's estimate of the
@@ -75,11 +80,9 @@ struct Assignment {
     /// other reference resembles (here: that explain a prompt alone); the blend takes that share, and each
     /// prompt its share of the references times 1 − n₁ / n. Uniform over all K + 1 before any reference was seen.
     var weightsWithBlend: [Float] {
-        let seen = choices.filter { $0 >= 0 }
-        guard !seen.isEmpty else { return [Float](repeating: 1 / Float(prompts + 1), count: prompts + 1) }
-        var counts = [Int](repeating: 0, count: prompts)
-        for k in seen { counts[k] += 1 }
-        let unseen = Float(counts.filter { $0 == 1 }.count) / Float(seen.count)
-        return counts.map { Float($0) / Float(seen.count) * (1 - unseen) } + [unseen]
+        let c = counts, seen = c.reduce(0, +)
+        guard seen > 0 else { return [Float](repeating: 1 / Float(prompts + 1), count: prompts + 1) }
+        let unseen = Float(c.filter { $0 == 1 }.count) / Float(seen)
+        return weights.map { $0 * (1 - unseen) } + [unseen]
     }
 }
