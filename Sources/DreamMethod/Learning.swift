@@ -22,9 +22,9 @@ public struct LearningSettings {
     /// Competing prompts: also learn a blend, one prompt trained by every reference (as Textual Inversion's), and
     /// draw it with the share of references that no other reference resembles (`Assignment.weightsWithBlend`).
     /// Where each reference explains a prompt of its own, the prompts draw what those references show, free
-    /// attributes included; what the references do not show yet is left to the blend, and so to the model
-    /// (docs/experiments.md, session 30). Runs saved before it existed continue without one.
-    public var blend = true
+    /// attributes included; what the references do not show yet is left to the blend, and so to the model. Off by
+    /// default: it met cones' bar and broke small-cool-cubes' in_concept (docs/experiments.md, session 30).
+    public var blend = false
     public var seed: UInt64 = 0
     public var prefix = "", suffix = ""
     public var objective: Objective = .paper

@@ -27,7 +27,7 @@ extension Session {
                                    .labeled("ortho", .optional(.number), "λ, the orthogonality loss weight"),
                                    .labeled("objective", .optional(.string), "\"paper\" (the paper's), \"mixture\" (best of S draws per reference) or \"compete\" (prompts compete for references; sampled by picking a prompt)"),
                                    .labeled("prompt_cost", .optional(.number), "\"compete\": λ, what a prompt that explains no other reference costs in relative loss (after the first 100 steps), so that references that differ by less share a prompt; 0: as many prompts as the references pick"),
-                                   .labeled("blend", .optional(.bool), "\"compete\": also learn one prompt from every reference (the last, prompt K) and draw it with the share of references that explain a prompt alone (Good–Turing's estimate of what the references have not shown yet); default true"),
+                                   .labeled("blend", .optional(.bool), "\"compete\": also learn one prompt from every reference (the last, prompt K) and draw it with the share of references that explain a prompt alone (Good–Turing's estimate of what the references have not shown yet); default false: measured in docs/experiments.md"),
                                    seedParam,
                                    .labeled("prefix", .string, default: .string("")), .labeled("suffix", .string, default: .string("")),
                                    resumeParam,

@@ -254,7 +254,7 @@ final class TerminalTests: XCTestCase {
         t.send("save(\"\(saved)\", D)\r")
         t.send("let E = learn(m, refs, steps: D.steps + 2, resume: load(\"\(saved)\"))\r")
         t.send("print(E.steps - D.steps, E.k, E.tokens)\r")
-        t.expect("2 9 4", after: mark, timeout: 60)   // K 8 and the blend: the built-in model's default
+        t.expect("2 8 4", after: mark, timeout: 60)   // K 8: the built-in model's default
 
         for (input, message) in [("images(\"\(dir.path)/refs/*.png\")", "broken.png: not a PNG file"),
                                  ("learn(m, refs, tokens: 80)", "do not fit the 75 positions of the context"),

@@ -177,8 +177,7 @@ final class DistributionFileTests: XCTestCase {
     }
 
     /// A prompt cost (`prompt_cost:`) acts after the first 100 steps only (a run of 100 steps is the run without
-    /// it); a prohibitive one then gathers every reference in one prompt, where without it they use two by then (the
-    /// competing prompts alone, without the blend, which would be drawn for references alone in a prompt); a run
+    /// it); a prohibitive one then gathers every reference in one prompt, where without it they use two by then; a run
     /// saved after 120 steps and resumed from the file to 140 gives exactly the uninterrupted run (the choices
     /// of prompts are saved with the run).
     func testPromptCostActsAfterSettlingAndResumesExactly() throws {
@@ -187,7 +186,7 @@ final class DistributionFileTests: XCTestCase {
         let out = try run("""
             let m = model("\(fixture)")
             let refs = world.render(n: 3, seed: 0, resolution: 16)
-            func run(steps, cost) { return learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: steps, lr: 0.01, ortho: 0, objective: "compete", prompt_cost: cost, blend: false, seed: 1) }
+            func run(steps, cost) { return learn(m, refs, prompts: 3, tokens: 1, batch: 1, steps: steps, lr: 0.01, ortho: 0, objective: "compete", prompt_cost: cost, seed: 1) }
             func used(D) {
               let n = 0
               for w in D.weights { if w > 0 { let n = n + 1 } }
@@ -242,14 +241,15 @@ final class DistributionFileTests: XCTestCase {
     func testEveryObjectiveRoundTripsResumesEditsMixesAndDrawsPerPrompt() throws {
         let (dir, fixture) = scratch()
         for objective in ["paper", "mixture", "compete"] {
+            let blend = objective == "compete" ? ", blend: true" : ""   // competing prompts with their blend
             let file = dir.appendingPathComponent("\(objective).safetensors").path, half = dir.appendingPathComponent("half-\(objective).safetensors").path
             let out = try run(onFixture(fixture) + """
-                let D = learn(m, refs, prompts: 3, tokens: 2, steps: 4, seed: 1, objective: "\(objective)")
+                let D = learn(m, refs, prompts: 3, tokens: 2, steps: 4, seed: 1, objective: "\(objective)"\(blend))
                 save("\(file)", D)
                 let E = load("\(file)")
                 print(E.objective, stats(E)["objective"], str(E.weights) == str(D.weights), max(abs(E.prompts - D.prompts)) == 0, max(abs(E.mean - D.mean)) == 0, max(abs(E.std - D.std)) == 0)
                 print(max(abs(sample(E, n: 2, steps: 2, seed: 3) - sample(D, n: 2, steps: 2, seed: 3))) == 0)
-                save("\(half)", learn(m, refs, prompts: 3, tokens: 2, steps: 2, seed: 1, objective: "\(objective)"))
+                save("\(half)", learn(m, refs, prompts: 3, tokens: 2, steps: 2, seed: 1, objective: "\(objective)"\(blend)))
                 let R = learn(m, refs, steps: 4, resume: load("\(half)"))
                 print(R.objective, max(abs(R.prompts - D.prompts)) == 0, str(R.weights) == str(D.weights))
                 let H = edit(D, prefix: "a red")
@@ -264,7 +264,7 @@ final class DistributionFileTests: XCTestCase {
         let interp = Interpreter(registry: Session().registry)
         interp.warn = { _ in }
         try interp.run(SourceFile(name: "test", text: onFixture(fixture) + """
-            let D = learn(m, refs, prompts: 3, tokens: 2, steps: 2, seed: 1, objective: "compete", prefix: "a photo of")
+            let D = learn(m, refs, prompts: 3, tokens: 2, steps: 2, seed: 1, objective: "compete", blend: true, prefix: "a photo of")
             let c = draw(D, n: 1, prompt: 2, gamma: 0, seed: 1)
             let imgs = sample(D, n: 2, prompt: 2, gamma: 0, steps: 2, seed: 7)
             """))
