@@ -170,6 +170,7 @@ extension StableDiffusion {
         // The blend learns as Textual Inversion does (one prompt, its loss on every reference drawn), from its own
         // batch of twice the competition's references drawn from its own stream.
         let blendObjective = LearningObjective(.paper, samples: 1, orthoWeight: 0)
+        let trainSteps = try noiseSchedule.trainSteps
         // The trained parameter: the prompts themselves, or for competing prompts [K + 1, M, d], each prompt's own
         // part and (row K) the part they share. Sharing gives every prompt what all references have in common
         // at the rate of every step: alone, a prompt that explains one or two of 8 references is trained on a
@@ -256,12 +257,12 @@ extension StableDiffusion {
         for step in first..<max(first, s.steps) {
             do { try Job.checkCancelled() } catch { result.interrupted = true; break }   // keep what was learned so far
             let start = snapshot(step)
-            let (z0, picked, noise) = try stepBatch(latents, count: min(s.batch, n), seed: s.seed, .learning, step: step, samples: s.samples)
+            let (z0, picked, noise) = try stepBatch(latents, count: min(s.batch, n), seed: s.seed, .learning, step: step, samples: s.samples, trainSteps: trainSteps)
             let cost = step >= Assignment.settling ? s.promptCost : 0
             let choose: ((Int, [Float]) -> Int)? = s.objective == .compete ? { assignment.update(picked[$0], losses: $1, cost: cost) } : nil
             var loss = try objective.lossAndChoices(self, dist, vectors: try competing(v), latents: z0, noise: noise, choose: choose).loss
             if let bv = try blendRow(v) {
-                let (zb, _, nb) = try stepBatch(latents, count: blendBatch, seed: s.seed, .blend, step: step, samples: 1)
+                let (zb, _, nb) = try stepBatch(latents, count: blendBatch, seed: s.seed, .blend, step: step, samples: 1, trainSteps: trainSteps)
                 loss = try loss + blendObjective.loss(self, dist, vectors: bv, latents: zb, noise: nb)
             }
             let lossValue = try loss.item
@@ -316,8 +317,9 @@ extension StableDiffusion {
 
     /// A learning step's batch from `stream` at `step`: `count` references drawn with replacement, a random crop
     /// of the model's latent size from each, their latents, and the step's noise (timesteps, noise, and
-    /// `samples` condition draws per reference).
-    func stepBatch(_ latents: Tensor, count b: Int, seed: UInt64, _ stream: Seeds.Purpose, step: Int, samples: Int) throws -> (z0: Tensor, picked: [Int], noise: StepNoise) {
+    /// `samples` condition draws per reference; timesteps below `trainSteps`, the model's schedule's).
+    func stepBatch(_ latents: Tensor, count b: Int, seed: UInt64, _ stream: Seeds.Purpose, step: Int, samples: Int,
+                   trainSteps: Int) throws -> (z0: Tensor, picked: [Int], noise: StepNoise) {
         let n = latents.shape[0], size = unet.sampleSize
         let (lh, lw) = (latents.shape[2], latents.shape[3])
         var rng = RandomGenerator(seed: Seeds.stream(seed, stream, index: step))
@@ -330,6 +332,6 @@ extension StableDiffusion {
         }
         let z0 = try concatenate(crops, axis: 0)
         return (z0, picked, StepNoise(batch: b, samples: samples, latentShape: Array(z0.shape.dropFirst()),
-                                      context: [tokenizer.maxLength, textEncoder.hidden], trainSteps: try noiseSchedule.trainSteps, seed: rng.seed &+ rng.offset))
+                                      context: [tokenizer.maxLength, textEncoder.hidden], trainSteps: trainSteps, seed: rng.seed &+ rng.offset))
     }
 }

@@ -100,7 +100,8 @@ final class LearningTests: XCTestCase {
         let one = try sd.learn(latents: latents, s)
         s.blend = false
         let oneWithout = try sd.learn(latents: latents, s)
-        let (zb, _, nb) = try sd.stepBatch(latents, count: 4, seed: s.seed, .blend, step: 0, samples: 1)
+        let (zb, _, nb) = try sd.stepBatch(latents, count: 4, seed: s.seed, .blend, step: 0, samples: 1,
+                                             trainSteps: try sd.noiseSchedule.trainSteps)
         let ti = try withoutGrad {
             try LearningObjective(.paper, samples: 1, orthoWeight: 0).loss(sd, one.dist, vectors: start, latents: zb, noise: nb).item
         }
